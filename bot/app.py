@@ -1,0 +1,83 @@
+"""Wiring: build the services from the config and run them under one TaskGroup.
+
+Every long-running task belongs to the group in :func:`run_services`. SIGINT or SIGTERM
+sets the stop event; the group is then cancelled, each service unwinds in its own
+``finally``, and the database is closed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.config import Config
+from bot.store import Database
+
+__all__ = ["Service", "build_services", "run_services", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """A long-running part of the bot: ``run`` returns only when cancelled or broken."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+class _StopRequested(Exception):
+    pass
+
+
+async def run_services(services: Sequence[Service], stop: asyncio.Event) -> None:
+    """Run every service until ``stop`` is set; a service that fails stops them all."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for service in services:
+                group.create_task(service.run(), name=service.name)
+            await stop.wait()
+            raise _StopRequested
+    except* _StopRequested:
+        log.info("stopped")
+
+
+async def register_chargers(config: Config, db: Database) -> None:
+    """Record each configured charger so that later rows can point at it."""
+    async with db.transaction() as tx:
+        for charger in config.chargers:
+            await tx.execute(
+                "INSERT INTO chargers (id, pubkey) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET pubkey = excluded.pubkey",
+                (charger.id, charger.keys.public_key_hex),
+            )
+
+
+def build_services(config: Config, db: Database) -> list[Service]:
+    """The services of a running bot; each feature adds its own here."""
+    del config, db
+    return []
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    """Open the store, run every service until SIGINT/SIGTERM, and close cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    started = time.monotonic()
+    db = await Database.open(config.service.database_path)
+    try:
+        await register_chargers(config, db)
+        services = build_services(config, db)
+        log.info("zapcharge running: %d charger(s), database %s", len(config.chargers), db.path)
+        await run_services(services, stop)
+    finally:
+        await db.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        log.info("shut down after %.1f s; database closed", time.monotonic() - started)

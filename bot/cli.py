@@ -1,0 +1,216 @@
+"""The ``zapcharge`` command line. Exit status: 0 ok, 1 failure, 2 bad config or usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import PASSPHRASE_ENV, Config, identities_dir_of, load_config
+from bot.errors import ConfigError, ZapchargeError
+from bot.log import setup_logging
+from bot.table import format_table
+
+__all__ = ["main"]
+
+log = logging.getLogger("bot.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zapcharge", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, default=Path("relays.toml"), help="path of relays.toml"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--version", action="version", version=f"zapcharge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot until SIGINT/SIGTERM")
+    commands.add_parser("demo", help="run the whole flow on embedded defaults and narrate it")
+    check = commands.add_parser("check-config", help="validate the configuration and summarise it")
+    check.add_argument("--json", action="store_true")
+
+    identity = commands.add_parser("identity", help="charger identities").add_subparsers(
+        dest="identity_command", required=True, metavar="ACTION"
+    )
+    new = identity.add_parser("new", help="create identities/<id>.toml and its secret key")
+    new.add_argument("id")
+    new.add_argument("--name", required=True)
+    new.add_argument("--lat", type=float, required=True)
+    new.add_argument("--lon", type=float, required=True)
+    new.add_argument("--about", default="")
+    new.add_argument("--address", default="")
+    new.add_argument("--picture", default="")
+    new.add_argument("--connector-type", default="Type2")
+    new.add_argument("--max-power-w", type=int, default=22000)
+    new.add_argument("--price-msat-per-kwh", type=int, default=250_000)
+    new.add_argument(
+        "--encrypt", action="store_true", help=f"NIP-49 encrypt the key with ${PASSPHRASE_ENV}"
+    )
+    listing = identity.add_parser("list", help="list the configured chargers")
+    listing.add_argument("--json", action="store_true")
+    show = identity.add_parser("show", help="npub, lightning address, NIP-05 and a QR code")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ZapchargeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo())
+    if args.command == "identity" and args.identity_command == "new":
+        return _identity_new(args)
+    config = load_config(args.config)
+    if args.command == "run":
+        from bot.app import serve
+
+        asyncio.run(serve(config))
+        return 0
+    if args.command == "check-config":
+        return _check_config(config, as_json=args.json)
+    if args.command == "identity":
+        return (
+            _identity_show(config, args)
+            if args.identity_command == "show"
+            else _identity_list(config, args)
+        )
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _identity_new(args: argparse.Namespace) -> int:
+    from bot.identity import NewCharger, create_identity
+
+    passphrase = None
+    if args.encrypt:
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        if not passphrase:
+            raise ConfigError(
+                str(args.config), "--encrypt", f"set {PASSPHRASE_ENV} to encrypt the key"
+            )
+    directory = identities_dir_of(args.config)
+    new = NewCharger(
+        id=args.id,
+        name=args.name,
+        lat=args.lat,
+        lon=args.lon,
+        about=args.about,
+        address=args.address,
+        picture=args.picture,
+        connector_type=args.connector_type,
+        max_power_w=args.max_power_w,
+        price_msat_per_kwh=args.price_msat_per_kwh,
+    )
+    path = create_identity(directory, new, passphrase)
+    print(f"created {path} and {path.with_suffix('.key')} (mode 0600)")
+    print("the charger's OCPP password is in the .toml file; configure the charger with it")
+    return 0
+
+
+def _identity_list(config: Config, args: argparse.Namespace) -> int:
+    from bot.identity import identity_card
+
+    cards = [identity_card(config, c) for c in config.chargers]
+    if args.json:
+        print(json.dumps([c.as_json() for c in cards], indent=2))
+    else:
+        print(
+            format_table(
+                ["id", "name", "npub", "lightning address"],
+                [(c.id, c.name, c.npub, c.lightning_address) for c in cards],
+            )
+        )
+    return 0
+
+
+def _identity_show(config: Config, args: argparse.Namespace) -> int:
+    from bot.identity import identity_card, terminal_qr, write_qr
+
+    charger = config.charger(args.id)
+    if charger is None:
+        raise ConfigError(str(config.service.identities_dir), args.id, "no such charger")
+    card = identity_card(config, charger)
+    qr_text = f"lightning:{card.lightning_address}"
+    if args.qr:
+        write_qr(qr_text, args.qr)
+    if args.json:
+        print(json.dumps(card.as_json(), indent=2))
+        return 0
+    for label, value in card.as_json().items():
+        print(f"{label:18} {value}")
+    print(terminal_qr(qr_text))
+    return 0
+
+
+def _check_config(config: Config, *, as_json: bool) -> int:
+    summary = {
+        "config": str(config.path),
+        "public_url": config.service.public_url,
+        "data_dir": str(config.service.data_dir),
+        "ocpp_listen": str(config.ocpp.listen),
+        "http_listen": str(config.http.listen),
+        "lightning": f"{config.lightning.backend} {config.lightning.network}",
+        "lightning_rpc": str(config.lightning.rpc_path),
+        "relays": [{"url": r.url, "read": r.read, "write": r.write} for r in config.relays],
+        "chargers": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "npub": c.keys.npub,
+                "lat": c.lat,
+                "lon": c.lon,
+                "connectors": [f"{k.id}:{k.type}:{k.max_power_w}W" for k in c.connectors],
+                "price_msat_per_kwh": c.tariff.price_msat_per_kwh,
+            }
+            for c in config.chargers
+        ],
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    for key in ("config", "public_url", "data_dir", "ocpp_listen", "http_listen", "lightning"):
+        print(f"{key:14} {summary[key]}")
+    print(f"{'lightning_rpc':14} {summary['lightning_rpc']}")
+    print()
+    print(
+        format_table(["relay", "read", "write"], [(r.url, r.read, r.write) for r in config.relays])
+    )
+    print()
+    print(
+        format_table(
+            ["charger", "name", "location", "connectors", "msat/kWh"],
+            [
+                (
+                    c.id,
+                    c.name,
+                    f"{c.lat:.5f},{c.lon:.5f}",
+                    " ".join(f"{k.id}:{k.type}/{k.max_power_w // 1000}kW" for k in c.connectors),
+                    c.tariff.price_msat_per_kwh,
+                )
+                for c in config.chargers
+            ],
+        )
+    )
+    print(f"\nconfiguration OK: {len(config.chargers)} charger(s), {len(config.relays)} relay(s)")
+    return 0

@@ -1,0 +1,443 @@
+"""Configuration: ``relays.toml`` and ``identities/*.toml``, read once into frozen objects.
+
+Every mistake raises :class:`~bot.errors.ConfigError` naming the file and the dotted key.
+Paths inside a file are relative to that file. The environment is read here and nowhere
+later: the NIP-49 passphrase comes in through ``env``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from bot.errors import ConfigError
+from bot.nostr.keys import ChargerKeys, load_key_file
+
+__all__ = [
+    "PASSPHRASE_ENV",
+    "ChargerConfig",
+    "Config",
+    "Connector",
+    "DmConfig",
+    "HttpConfig",
+    "LightningConfig",
+    "ListenAddress",
+    "OcppConfig",
+    "RelayConfig",
+    "ServiceConfig",
+    "Tariff",
+    "identities_dir_of",
+    "load_charger",
+    "load_config",
+    "parse_listen",
+]
+
+PASSPHRASE_ENV = "ZAPCHARGE_KEY_PASSPHRASE"  # noqa: S105 -- the variable's name, not a secret
+CHARGER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+PLUG_TYPES = ("Type1", "Type2", "CCS1", "CCS2", "CHAdeMO", "Tesla", "Schuko", "GBT")
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    url: str
+    read: bool = True
+    write: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    public_url: str
+    data_dir: Path
+    identities_dir: Path
+
+    @property
+    def domain(self) -> str:
+        """Host part of the public URL: the domain of lightning addresses and NIP-05 names."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "zapcharge.sqlite3"
+
+
+@dataclass(frozen=True)
+class OcppConfig:
+    listen: ListenAddress
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    heartbeat_interval_s: int = 300
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    listen: ListenAddress
+
+
+@dataclass(frozen=True)
+class LightningConfig:
+    backend: Literal["cln", "simnode"]
+    lightning_dir: Path
+    network: str
+
+    @property
+    def rpc_path(self) -> Path:
+        return self.lightning_dir / self.network / "lightning-rpc"
+
+
+@dataclass(frozen=True)
+class DmConfig:
+    nip04_fallback: bool = False
+
+
+@dataclass(frozen=True)
+class Connector:
+    id: int
+    type: str
+    max_power_w: int
+
+
+@dataclass(frozen=True)
+class Tariff:
+    kind: Literal["static"]
+    price_msat_per_kwh: int
+    session_fee_msat: int
+    min_sendable_msat: int
+    max_sendable_msat: int
+
+
+@dataclass(frozen=True)
+class ChargerConfig:
+    id: str
+    name: str
+    about: str
+    picture: str
+    lat: float
+    lon: float
+    address: str
+    ocpp_password: str = field(repr=False)
+    connectors: tuple[Connector, ...]
+    tariff: Tariff
+    key_file: Path
+    keys: ChargerKeys
+
+    def connector(self, connector_id: int) -> Connector | None:
+        return next((c for c in self.connectors if c.id == connector_id), None)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    relays: tuple[RelayConfig, ...]
+    service: ServiceConfig
+    ocpp: OcppConfig
+    http: HttpConfig
+    lightning: LightningConfig
+    dm: DmConfig
+    chargers: tuple[ChargerConfig, ...]
+
+    def charger(self, charger_id: str) -> ChargerConfig | None:
+        return next((c for c in self.chargers if c.id == charger_id), None)
+
+    @property
+    def read_relays(self) -> tuple[str, ...]:
+        return tuple(r.url for r in self.relays if r.read)
+
+    @property
+    def write_relays(self) -> tuple[str, ...]:
+        return tuple(r.url for r in self.relays if r.write)
+
+
+class _Table:
+    """One TOML table being read: typed getters, and a check that no key was left unread."""
+
+    def __init__(self, file: str, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file, self.prefix, self.data = file, prefix, data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), message)
+
+    def raw(self, name: str, default: Any = ...) -> Any:
+        self.seen.add(name)
+        if name in self.data:
+            return self.data[name]
+        if default is ...:
+            raise self.fail(name, "missing")
+        return default
+
+    def text(self, name: str, default: Any = ...) -> Any:
+        value = self.raw(name, default)
+        if not isinstance(value, str) and value is not default:
+            raise self.fail(name, f"expected a string, got {_type_name(value)}")
+        return value
+
+    def flag(self, name: str, default: Any = ...) -> Any:
+        value = self.raw(name, default)
+        if not isinstance(value, bool) and value is not default:
+            raise self.fail(name, f"expected true or false, got {_type_name(value)}")
+        return value
+
+    def integer(self, name: str, default: Any = ..., *, minimum: int = 0) -> Any:
+        value = self.raw(name, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"expected an integer, got {_type_name(value)}")
+        if value < minimum:
+            raise self.fail(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self.raw(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(name, f"expected a number, got {_type_name(value)}")
+        if not math.isfinite(value):
+            raise self.fail(name, "must be a finite number")
+        return float(value)
+
+    def table(self, name: str, *, required: bool = False) -> _Table:
+        value = self.raw(name, ... if required else {})
+        if not isinstance(value, dict):
+            raise self.fail(name, f"expected a table [{self.key(name)}], got {_type_name(value)}")
+        return _Table(self.file, f"{self.key(name)}.", value)
+
+    def tables(self, name: str) -> list[_Table]:
+        value = self.raw(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(name, f"expected an array of tables [[{self.key(name)}]]")
+        return [_Table(self.file, f"{self.key(name)}[{i}].", v) for i, v in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def parse_listen(table: _Table, name: str, default: str) -> ListenAddress:
+    text = table.text(name, default)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise table.fail(name, f"expected HOST:PORT, got {text!r}")
+    return ListenAddress(host.strip("[]"), int(port))
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``relays.toml`` and every identity it points at. Raises ConfigError."""
+    env = os.environ if env is None else env
+    path = path.resolve()
+    base = path.parent
+    root = _Table(str(path), "", _read_toml(path))
+    relays = tuple(_relay(t) for t in root.tables("relay"))
+    service = _service(root.table("service", required=True), base)
+    ocpp = _ocpp(root.table("ocpp"), base)
+    http = HttpConfig(parse_listen(root.table("http"), "listen", "0.0.0.0:8080"))
+    lightning = _lightning(root.table("lightning"), base)
+    dm_table = root.table("dm")
+    dm = DmConfig(nip04_fallback=dm_table.flag("nip04_fallback", False))
+    dm_table.done()
+    root.done()
+    chargers = _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV))
+    return Config(path, relays, service, ocpp, http, lightning, dm, chargers)
+
+
+def _relay(table: _Table) -> RelayConfig:
+    url = table.text("url")
+    if urlsplit(url).scheme not in ("ws", "wss") or not urlsplit(url).netloc:
+        raise table.fail("url", f"expected a ws:// or wss:// URL, got {url!r}")
+    relay = RelayConfig(url, read=table.flag("read", True), write=table.flag("write", True))
+    table.done()
+    return relay
+
+
+def _service(table: _Table, base: Path) -> ServiceConfig:
+    public_url = table.text("public_url").rstrip("/")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise table.fail("public_url", f"expected an http(s) URL, got {public_url!r}")
+    service = ServiceConfig(
+        public_url=public_url,
+        data_dir=_resolve(base, table.text("data_dir", "data")),
+        identities_dir=_resolve(base, table.text("identities_dir", "identities")),
+    )
+    table.done()
+    return service
+
+
+def _ocpp(table: _Table, base: Path) -> OcppConfig:
+    listen = parse_listen(table, "listen", "0.0.0.0:9000")
+    cert, key = table.text("tls_cert", None), table.text("tls_key", None)
+    if (cert is None) != (key is None):
+        raise table.fail("tls_key" if key is None else "tls_cert", "set both tls_cert and tls_key")
+    config = OcppConfig(
+        listen=listen,
+        tls_cert=_resolve(base, cert) if cert else None,
+        tls_key=_resolve(base, key) if key else None,
+        heartbeat_interval_s=table.integer("heartbeat_interval_s", 300, minimum=10),
+    )
+    for name, file in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
+        if file is not None and not file.is_file():
+            raise table.fail(name, f"file {file} does not exist")
+    table.done()
+    return config
+
+
+def _lightning(table: _Table, base: Path) -> LightningConfig:
+    backend = table.text("backend", "cln")
+    if backend not in ("cln", "simnode"):
+        raise table.fail("backend", f"expected 'cln' or 'simnode', got {backend!r}")
+    default_network = "regtest" if backend == "simnode" else "bitcoin"
+    network = table.text("network", default_network)
+    if network not in ("bitcoin", "testnet", "testnet4", "signet", "regtest"):
+        raise table.fail("network", f"unknown network {network!r}")
+    config = LightningConfig(
+        backend=backend,
+        lightning_dir=_resolve(base, table.text("lightning_dir", "~/.lightning")),
+        network=network,
+    )
+    table.done()
+    return config
+
+
+def _load_identities(directory: Path, passphrase: str | None) -> tuple[ChargerConfig, ...]:
+    if not directory.is_dir():
+        raise ConfigError(str(directory), "service.identities_dir", "directory does not exist")
+    chargers: list[ChargerConfig] = []
+    first_file: dict[str, Path] = {}
+    for file in sorted(directory.glob("*.toml")):
+        charger = load_charger(file, passphrase)
+        if charger.id in first_file:
+            raise ConfigError(
+                str(file),
+                "id",
+                f"duplicate charger id {charger.id!r} (also in {first_file[charger.id]})",
+            )
+        first_file[charger.id] = file
+        chargers.append(charger)
+    return tuple(chargers)
+
+
+def identities_dir_of(config_path: Path) -> Path:
+    """Where ``identity new`` writes: the config's identities_dir, or ./identities without one."""
+    if not config_path.exists():
+        return Path("identities")
+    service = _Table(str(config_path), "", _read_toml(config_path)).table("service")
+    return _resolve(config_path.resolve().parent, service.text("identities_dir", "identities"))
+
+
+def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
+    """Read one ``identities/<id>.toml`` and the key file beside it."""
+    table = _Table(str(path), "", _read_toml(path))
+    charger_id = table.text("id")
+    if not CHARGER_ID_PATTERN.match(charger_id):
+        raise table.fail(
+            "id", "use 1-32 characters a-z, 0-9 and '-', starting with a letter or digit"
+        )
+    lat, lon = table.number("lat"), table.number("lon")
+    if not -90 <= lat <= 90:
+        raise table.fail("lat", f"latitude must be within -90..90, got {lat}")
+    if not -180 <= lon <= 180:
+        raise table.fail("lon", f"longitude must be within -180..180, got {lon}")
+    password = table.text("ocpp_password")
+    if len(password) < 8:
+        raise table.fail("ocpp_password", "use at least 8 characters")
+    key_file = _resolve(path.parent, table.text("key_file", f"{charger_id}.key"))
+    charger = ChargerConfig(
+        id=charger_id,
+        name=table.text("name"),
+        about=table.text("about", ""),
+        picture=table.text("picture", ""),
+        lat=lat,
+        lon=lon,
+        address=table.text("address", ""),
+        ocpp_password=password,
+        connectors=_connectors(table),
+        tariff=_tariff(table.table("tariff", required=True)),
+        key_file=key_file,
+        keys=load_key_file(key_file, passphrase, key="key_file"),
+    )
+    table.done()
+    return charger
+
+
+def _connectors(table: _Table) -> tuple[Connector, ...]:
+    connectors: list[Connector] = []
+    for item in table.tables("connector"):
+        connector = Connector(
+            id=item.integer("id", minimum=1),
+            type=item.text("type"),
+            max_power_w=item.integer("max_power_w", minimum=1),
+        )
+        if connector.type not in PLUG_TYPES:
+            raise item.fail(
+                "type", f"unknown plug type {connector.type!r}; one of {', '.join(PLUG_TYPES)}"
+            )
+        if any(c.id == connector.id for c in connectors):
+            raise item.fail("id", f"duplicate connector id {connector.id}")
+        item.done()
+        connectors.append(connector)
+    if not connectors:
+        raise table.fail("connector", "at least one [[connector]] is needed")
+    return tuple(connectors)
+
+
+def _tariff(table: _Table) -> Tariff:
+    kind = table.text("kind", "static")
+    if kind != "static":
+        raise table.fail("kind", f"unknown tariff kind {kind!r}; supported: static")
+    tariff = Tariff(
+        kind="static",
+        price_msat_per_kwh=table.integer("price_msat_per_kwh", minimum=1),
+        session_fee_msat=table.integer("session_fee_msat", 0),
+        min_sendable_msat=table.integer("min_sendable_msat", 1_000_000, minimum=1000),
+        max_sendable_msat=table.integer("max_sendable_msat", 200_000_000, minimum=1000),
+    )
+    if tariff.max_sendable_msat < tariff.min_sendable_msat:
+        raise table.fail("max_sendable_msat", "must not be below min_sendable_msat")
+    if tariff.min_sendable_msat <= tariff.session_fee_msat:
+        raise table.fail("min_sendable_msat", "must be above session_fee_msat")
+    table.done()
+    return tariff

@@ -1,0 +1,112 @@
+"""The one exception tree of Zapcharge.
+
+::
+
+    ZapchargeError
+    ├── ConfigError            a config or key file is wrong; names the file and the key
+    ├── StoreError             the SQLite store failed or holds something impossible
+    ├── LightningError         the Lightning backend refused or failed (carries the CLN code)
+    │   └── LightningUnavailable   the node could not be reached: retry, never "failed"
+    ├── OcppError              a charger answered with a CALLERROR or did not answer
+    │   └── ChargerOffline     the charger is not connected
+    ├── NostrError             relays, signing, encryption
+    ├── LnurlError             an LNURL request is refused; ``reason`` goes on the wire
+    └── SessionError           the charging session cannot do what was asked
+        └── IllegalTransition  a state change that the session table does not allow
+
+Code that decides between "retry" and "give up" asks :func:`is_retryable`; nothing else
+inspects exception types for that purpose.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChargerOffline",
+    "ConfigError",
+    "IllegalTransition",
+    "LightningError",
+    "LightningUnavailable",
+    "LnurlError",
+    "NostrError",
+    "OcppError",
+    "SessionError",
+    "StoreError",
+    "ZapchargeError",
+    "is_retryable",
+]
+
+
+class ZapchargeError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class ConfigError(ZapchargeError):
+    """A configuration mistake, reported with the file and the key it is about."""
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.message = message
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+class StoreError(ZapchargeError):
+    """The store could not do what was asked."""
+
+
+class LightningError(ZapchargeError):
+    """The Lightning node refused a call; ``code`` is Core Lightning's error code when known."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message if code is None else f"{message} (code {code})")
+
+
+class LightningUnavailable(LightningError):
+    """The node could not be reached. Never a definite payment failure."""
+
+
+class OcppError(ZapchargeError):
+    """A call to a charger failed; ``code`` is the OCPP-J error code when it answered one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(message if code is None else f"{message} ({code})")
+
+
+class ChargerOffline(OcppError):
+    """The charger is not connected right now."""
+
+
+class NostrError(ZapchargeError):
+    """Relay, signing or encryption trouble."""
+
+
+class LnurlError(ZapchargeError):
+    """An LNURL request is refused; ``reason`` is what the wallet is told."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SessionError(ZapchargeError):
+    """A charging session cannot do what was asked."""
+
+
+class IllegalTransition(SessionError):
+    """The session table has no such transition."""
+
+    def __init__(self, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(f"illegal session transition {current} -> {target}")
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True when trying the same thing again later may succeed (outages, timeouts)."""
+    if isinstance(error, LightningUnavailable | ChargerOffline):
+        return True
+    if isinstance(error, OcppError):
+        return error.code is None  # no answer at all: a timeout, not a refusal
+    return isinstance(error, OSError | TimeoutError | NostrError)

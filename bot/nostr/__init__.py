@@ -1,0 +1,1 @@
+"""Everything nostr: the only package that imports ``nostr_sdk``."""

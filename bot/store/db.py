@@ -1,0 +1,189 @@
+"""One aiosqlite connection in WAL mode, numbered migrations, and serialised transactions.
+
+Migrations are ``migrations/NNNN_name.sql`` files applied in number order, each inside one
+transaction together with its row in ``schema_version``; re-running is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import StoreError
+
+__all__ = ["Database", "Migration", "load_migrations"]
+
+log = logging.getLogger(__name__)
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+Row = aiosqlite.Row
+
+
+class Migration:
+    __slots__ = ("name", "sql", "version")
+
+    def __init__(self, version: int, name: str, sql: str) -> None:
+        self.version, self.name, self.sql = version, name, sql
+
+
+def load_migrations() -> list[Migration]:
+    """Every migration shipped in ``bot/store/migrations``, in version order."""
+    found: dict[int, Migration] = {}
+    for entry in resources.files("bot.store").joinpath("migrations").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if not match:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise StoreError(f"two migrations numbered {version:04d}")
+        found[version] = Migration(version, match.group(2), entry.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+class Database:
+    """The store's one connection. Use :meth:`open` and :meth:`close` (or ``async with``)."""
+
+    def __init__(self, path: Path, connection: aiosqlite.Connection) -> None:
+        self.path = path
+        self._conn = connection
+        # aiosqlite runs statements one at a time on its thread, but a transaction spans
+        # several awaits: this lock keeps other coroutines' statements out of it.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Iterable[Migration] | None = None) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        db = cls(path, conn)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=FULL")  # money rows survive power loss
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await db.migrate(load_migrations() if migrations is None else list(migrations))
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        await self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+        )
+        async with self._conn.execute("SELECT MAX(version) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
+        """Apply the migrations newer than the stored version; return the versions applied."""
+        applied: list[int] = []
+        async with self._lock:
+            current = await self.schema_version()
+            for migration in migrations:
+                if migration.version <= current:
+                    continue
+                log.info("applying migration %04d_%s", migration.version, migration.name)
+                await self._apply(migration)
+                applied.append(migration.version)
+        return applied
+
+    async def _apply(self, migration: Migration) -> None:
+        # executescript would commit on its own; run statement by statement inside BEGIN.
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(migration.sql):
+                await self._conn.execute(statement)
+            await self._conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+                (migration.version, migration.name),
+            )
+        except BaseException as exc:
+            await self._conn.execute("ROLLBACK")
+            if isinstance(exc, aiosqlite.Error):
+                raise StoreError(f"migration {migration.version:04d} failed: {exc}") from exc
+            raise
+        await self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolls back if the block raises."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own transaction; return the rowcount."""
+        async with self._lock:
+            return await Transaction(self._conn).execute(sql, params)
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT; return the new rowid."""
+        async with self._lock:
+            return await Transaction(self._conn).insert(sql, params)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._lock:
+            return await Transaction(self._conn).fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._lock:
+            return await Transaction(self._conn).fetchall(sql, params)
+
+
+class Transaction:
+    """Statements on the connection; inside :meth:`Database.transaction` they share its BEGIN."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        rowid = cursor.lastrowid
+        await cursor.close()
+        return int(rowid or 0)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration on ';' at line ends. Migrations keep one statement per ';\\n'."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";\n") if s.strip().rstrip(";").strip()]

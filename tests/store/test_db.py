@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreError
+from bot.store.db import Database, Migration, load_migrations
+
+TABLES = {
+    "chargers",
+    "connector_status",
+    "sessions",
+    "invoices",
+    "refunds",
+    "outbox",
+    "outbox_results",
+    "meter_log",
+    "state",
+    "schema_version",
+}
+
+
+async def test_migrates_an_empty_database(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "z.sqlite3"
+    db = await Database.open(path)
+    try:
+        rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert {r["name"] for r in rows} >= TABLES
+        assert await db.schema_version() == load_migrations()[-1].version
+        mode = await db.fetchone("PRAGMA journal_mode")
+        assert mode is not None and mode[0] == "wal"
+    finally:
+        await db.close()
+
+
+async def test_rerunning_migrations_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / "z.sqlite3"
+    db = await Database.open(path)
+    await db.execute("INSERT INTO state (key, value) VALUES ('k', 'v')")
+    await db.close()
+    db = await Database.open(path)
+    try:
+        assert await db.migrate(load_migrations()) == []
+        row = await db.fetchone("SELECT value FROM state WHERE key = 'k'")
+        assert row is not None and row["value"] == "v"
+        versions = await db.fetchall("SELECT version FROM schema_version")
+        assert len(versions) == len(load_migrations())
+    finally:
+        await db.close()
+
+
+async def test_a_failing_migration_leaves_nothing_half_done(tmp_path: Path) -> None:
+    good = Migration(1, "one", "CREATE TABLE a (x INTEGER);\n")
+    bad = Migration(2, "two", "CREATE TABLE b (x INTEGER);\nCREATE TABLE a (x INTEGER);\n")
+    db = await Database.open(tmp_path / "z.sqlite3", migrations=[good])
+    try:
+        with pytest.raises(StoreError, match="migration 0002 failed"):
+            await db.migrate([good, bad])
+        assert await db.schema_version() == 1
+        tables = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master")}
+        assert "b" not in tables
+    finally:
+        await db.close()
+
+
+async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO state (key, value) VALUES ('a', '1')")
+                raise RuntimeError("boom")
+        assert await db.fetchone("SELECT * FROM state WHERE key = 'a'") is None
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO state (key, value) VALUES ('a', '2')")
+        row = await db.fetchone("SELECT value FROM state WHERE key = 'a'")
+        assert row is not None and row["value"] == "2"
+    finally:
+        await db.close()
+
+
+async def test_unique_refund_per_session_is_enforced(tmp_path: Path) -> None:
+    # The claim-before-pay rule rests on this constraint.
+    db = await Database.open(tmp_path / "z.sqlite3")
+    try:
+        await db.execute(
+            "INSERT INTO sessions (id, charger_id, connector_id, state, token, id_tag, quote,"
+            " created_at, updated_at) VALUES ('s1', 'cp', 1, 'refunding', 't', 'tag', '{}', 0, 0)"
+        )
+        insert = (
+            "INSERT INTO refunds (session_id, amount_msat, method, status, created_at, updated_at)"
+            " VALUES ('s1', 1000, 'withdraw', 'claimed', 0, 0)"
+        )
+        await db.execute(insert)
+        with pytest.raises(Exception, match="UNIQUE"):
+            await db.execute(insert)
+    finally:
+        await db.close()

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.app import run_services
+from bot.store import Database
+from tests.helpers import scaled, write_config
+
+
+class Sleeper:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cleaned_up = False
+
+    async def run(self) -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            self.cleaned_up = True
+
+
+class Broken:
+    name = "broken"
+
+    async def run(self) -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("service broke")
+
+
+async def test_stop_cancels_every_service_and_runs_their_cleanup() -> None:
+    services = [Sleeper("a"), Sleeper("b")]
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    await asyncio.wait_for(run_services(services, stop), scaled(5))
+    assert all(s.cleaned_up for s in services)
+
+
+async def test_a_broken_service_stops_the_others_and_surfaces() -> None:
+    sleeper = Sleeper("a")
+    with pytest.raises(ExceptionGroup) as info:
+        await asyncio.wait_for(run_services([sleeper, Broken()], asyncio.Event()), scaled(5))
+    assert info.group_contains(RuntimeError, match="service broke")
+    assert sleeper.cleaned_up
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_run_shuts_down_cleanly_on_signal(tmp_path: Path, signum: int) -> None:
+    config = write_config(tmp_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + scaled(20)
+    seen = ""
+    while "zapcharge running" not in seen:
+        assert time.monotonic() < deadline, seen
+        seen += proc.stderr.readline()
+    proc.send_signal(signum)
+    rest = proc.communicate(timeout=scaled(20))[1]
+    assert proc.returncode == 0, seen + rest
+    assert "database closed" in rest
+    # Nothing half-written: the WAL was checkpointed and the database opens and reads.
+    assert not (tmp_path / "data" / "zapcharge.sqlite3-wal").exists()
+    asyncio.run(_assert_charger_stored(tmp_path / "data" / "zapcharge.sqlite3"))
+
+
+async def _assert_charger_stored(path: Path) -> None:
+    db = await Database.open(path)
+    try:
+        row = await db.fetchone("SELECT pubkey FROM chargers WHERE id = 'cp-001'")
+        assert row is not None and len(row["pubkey"]) == 64
+    finally:
+        await db.close()
