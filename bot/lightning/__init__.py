@@ -1,0 +1,1 @@
+"""Lightning: one narrow backend interface (``base``), Core Lightning, and a simulated node."""

@@ -1,0 +1,135 @@
+"""The seams between the parts of the bot, as protocols.
+
+The OCPP server, the nostr side and the HTTP side do not import each other or the session
+layer; ``app.py`` passes each the objects that fill these protocols. Tests pass the real
+ones too: these are seams for wiring, not for mocking.
+
+Direction of calls::
+
+    OCPP server  --ChargerEvents-->  sessions      (what a charger reported)
+    sessions     --ChargerControl--> OCPP server   (commands to a charger)
+    sessions     --Messenger-------> nostr         (DMs to drivers)
+    nostr        --DriverCommands--> sessions      (DM commands from drivers)
+    sessions     --StatusSink------> nostr         (connector status changed)
+    lightning    --PaidInvoices----> zaps/sessions (an invoice of ours was paid)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.lightning.base import Invoice
+
+__all__ = [
+    "ChargerControl",
+    "ChargerEvents",
+    "DriverCommands",
+    "MeterSample",
+    "Messenger",
+    "PaidInvoices",
+    "StatusSink",
+]
+
+
+@dataclass(frozen=True)
+class MeterSample:
+    """One sampled value set from MeterValues or a transaction's meter data, normalised."""
+
+    timestamp: str  # as the charger sent it (ISO 8601)
+    context: str  # Sample.Periodic, Transaction.Begin, Transaction.End, ...
+    energy_wh: float | None  # Energy.Active.Import.Register, converted to Wh
+    power_w: float | None  # Power.Active.Import, converted to W
+    soc_percent: float | None
+    raw: str  # the charger's JSON for this sample, verbatim (signed data included)
+
+
+class ChargerEvents(Protocol):
+    """What chargers report. Called from OCPP handlers: store and return, never call back."""
+
+    async def charger_online(self, charger_id: str, online: bool) -> None: ...
+
+    async def connector_status(
+        self, charger_id: str, connector_id: int, status: str, error_code: str
+    ) -> None: ...
+
+    async def authorize_start(self, charger_id: str, connector_id: int, id_tag: str) -> bool:
+        """True when ``id_tag`` belongs to a paid session waiting on this connector."""
+        ...
+
+    async def transaction_started(
+        self,
+        charger_id: str,
+        connector_id: int,
+        id_tag: str,
+        transaction_id: int,
+        meter_start_wh: int,
+        timestamp: str,
+    ) -> None: ...
+
+    async def meter_values(
+        self,
+        charger_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        samples: Sequence[MeterSample],
+    ) -> None: ...
+
+    async def transaction_stopped(
+        self,
+        charger_id: str,
+        transaction_id: int,
+        meter_stop_wh: int,
+        reason: str,
+        timestamp: str,
+        samples: Sequence[MeterSample],
+    ) -> None: ...
+
+
+class ChargerControl(Protocol):
+    """Commands to chargers. Raise ChargerOffline / OcppError; never return a silent None."""
+
+    def is_online(self, charger_id: str) -> bool: ...
+
+    async def remote_start(self, charger_id: str, connector_id: int, id_tag: str) -> bool:
+        """True when the charger answered Accepted."""
+        ...
+
+    async def remote_stop(self, charger_id: str, transaction_id: int) -> bool: ...
+
+    async def set_sample_interval(self, charger_id: str, seconds: int) -> bool: ...
+
+
+class Messenger(Protocol):
+    """Encrypted DMs from a charger's identity to a driver, delivered through the outbox."""
+
+    async def send_dm(
+        self,
+        charger_id: str,
+        recipient_pubkey: str,
+        text: str,
+        fallback_relays: Sequence[str] = (),
+    ) -> None: ...
+
+    async def lightning_address_of(self, pubkey: str) -> str | None:
+        """The ``lud16`` of the driver's kind 0 profile, if any relay has one."""
+        ...
+
+
+class DriverCommands(Protocol):
+    """A verified DM command (``status``, ``stop``, ``help``) from ``sender_pubkey``."""
+
+    async def driver_command(self, charger_id: str, sender_pubkey: str, command: str) -> str:
+        """Return the reply text to DM back."""
+        ...
+
+
+class StatusSink(Protocol):
+    """Told when a charger's connector states change, so its status event is refreshed."""
+
+    def charger_changed(self, charger_id: str) -> None: ...
+
+
+class PaidInvoices(Protocol):
+    async def invoice_paid(self, invoice: Invoice) -> None: ...
