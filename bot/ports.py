@@ -26,8 +26,8 @@ __all__ = [
     "ChargerControl",
     "ChargerEvents",
     "DriverCommands",
-    "MeterSample",
     "Messenger",
+    "MeterSample",
     "PaidInvoices",
     "StatusSink",
 ]
@@ -61,6 +61,7 @@ class ChargerEvents(Protocol):
     async def transaction_started(
         self,
         charger_id: str,
+        *,
         connector_id: int,
         id_tag: str,
         transaction_id: int,
@@ -79,6 +80,7 @@ class ChargerEvents(Protocol):
     async def transaction_stopped(
         self,
         charger_id: str,
+        *,
         transaction_id: int,
         meter_stop_wh: int,
         reason: str,
