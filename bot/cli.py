@@ -151,7 +151,8 @@ def _identity_show(config: Config, args: argparse.Namespace) -> int:
     if charger is None:
         raise ConfigError(str(config.service.identities_dir), args.id, "no such charger")
     card = identity_card(config, charger)
-    qr_text = f"lightning:{card.lightning_address}"
+    # LUD-01 LNURL rather than the address: wallets without LUD-16 can scan it too.
+    qr_text = f"lightning:{card.lnurl}"
     if args.qr:
         write_qr(qr_text, args.qr)
     if args.json:

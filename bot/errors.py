@@ -11,6 +11,7 @@
     │   └── ChargerOffline     the charger is not connected
     ├── NostrError             relays, signing, encryption
     ├── LnurlError             an LNURL request is refused; ``reason`` goes on the wire
+    │   └── ZapInvalid         a zap request or receipt breaks a NIP-57 rule; ``code`` names it
     └── SessionError           the charging session cannot do what was asked
         └── IllegalTransition  a state change that the session table does not allow
 
@@ -31,6 +32,7 @@ __all__ = [
     "OcppError",
     "SessionError",
     "StoreError",
+    "ZapInvalid",
     "ZapchargeError",
     "is_retryable",
 ]
@@ -87,6 +89,18 @@ class LnurlError(ZapchargeError):
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+        super().__init__(reason)
+
+
+class ZapInvalid(LnurlError):
+    """A zap request (kind 9734) or zap receipt (kind 9735) fails a NIP-57 check.
+
+    ``code`` is a short stable name of the rule (``"p-tag"``, ``"amount-mismatch"``...) for
+    logs, metrics and tests; ``reason`` is the sentence a wallet or operator reads.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
         super().__init__(reason)
 
 
