@@ -242,7 +242,11 @@ def test_fiat_tariff_is_converted_at_the_configured_rate(tmp_path: Path) -> None
             "tariff.price_msat_per_kwh",
             "not allowed",
         ),
-        ("price_msat_per_kwh = 5\nfiat_price_per_kwh = 1\n", "tariff.fiat_price_per_kwh", "unknown"),
+        (
+            "price_msat_per_kwh = 5\nfiat_price_per_kwh = 1\n",
+            "tariff.fiat_price_per_kwh",
+            "unknown",
+        ),
     ],
 )
 def test_bad_fiat_tariffs(tmp_path: Path, prices: str, key: str, words: str) -> None:

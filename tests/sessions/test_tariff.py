@@ -91,9 +91,7 @@ def test_bad_quote_json_is_refused(text: str) -> None:
 
 
 def test_make_quote_copies_the_tariff() -> None:
-    tariff = replace(
-        TARIFF, session_fee_msat=5000, per_minute_msat=7, idle_fee_msat_per_minute=9
-    )
+    tariff = replace(TARIFF, session_fee_msat=5000, per_minute_msat=7, idle_fee_msat_per_minute=9)
     quote = make_quote(tariff, now=1000.9)
     assert (quote.created_at, quote.price_msat_per_kwh, quote.session_fee_msat) == (
         1000,
@@ -168,14 +166,13 @@ def test_budget_in_kwh_is_paid_minus_fees_over_price() -> None:
 @given(
     quotes,
     amounts,
-    st.integers(1, 350_000),
-    st.integers(1, 300),
-    st.integers(0, 600),
-    st.integers(0, 600),
+    st.tuples(st.integers(1, 350_000), st.integers(1, 300)),
+    st.tuples(st.integers(0, 600), st.integers(0, 600)),
 )
 def test_stopping_at_the_threshold_never_overshoots(
-    quote: Quote, paid: int, power_w: int, interval_s: int, minutes: int, idle: int
+    quote: Quote, paid: int, charger: tuple[int, int], elapsed: tuple[int, int]
 ) -> None:
+    (power_w, interval_s), (minutes, idle) = charger, elapsed
     latency_s = 10
     threshold = stop_threshold_wh(
         quote, paid, power_w, interval_s, minutes=minutes, idle_minutes=idle
