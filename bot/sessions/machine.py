@@ -1,20 +1,12 @@
 """The charging session's life, as one transition table.
 
-::
+The main line, then the side exits (self-loops for top-ups and refund retries aside)::
 
-    quoted --invoice_paid--> paid --start_requested--> starting --transaction_started--> charging
-      |                        |                          |                                 |
-      invoice_expired          start failures, stop       start failures, stop         stop events
-      v                        v                          v                                 v
-    expired               failed_to_start <---------------+                            stopping
-                               |                                                            |
-                               refund_due            charging --transaction_stopped--+      |
-                               v                                                      v      v
-                           refunding <--refund_due-- settling <--transaction_stopped / stop_timeout
-                               |                        |
-                               refund_paid              nothing_due
-                               v                        v
-                             closed <-------------------+
+    quoted -> paid -> starting -> charging -> stopping -> settling -> refunding -> closed
+    quoted -> expired                                  the invoice was never paid
+    paid, starting -> failed_to_start -> refunding     rejected, offline, timeout, early stop
+    charging -> settling                               StopTransaction: unplugged, local stop
+    settling -> closed                                 nothing to refund
 
 :data:`TRANSITIONS` lists every legal ``(state, event) -> state`` once; :func:`advance`
 is the only way to read it and raises :class:`~bot.errors.IllegalTransition` for anything

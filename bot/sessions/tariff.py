@@ -107,6 +107,8 @@ def _fiat_from(data: Any) -> FiatPrices:
         raise SessionError("quote field fiat has a bad amount") from None
     if len(amounts) != len(_FIAT_AMOUNTS):
         raise SessionError("quote field fiat amounts must be strings")
+    if not all(a.is_finite() and a >= 0 for a in amounts.values()):
+        raise SessionError("quote field fiat has a negative or infinite amount")
     return FiatPrices(currency=currency, msat_per_unit=rate, **amounts)
 
 

@@ -137,6 +137,8 @@ class SessionStore:
         """A new session in state ``quoted``, with fresh id, page token and idTag."""
         session_id = self._ids.session_id()
         now = self._clock()
+        if payment_hash is not None and await self.by_payment_hash(payment_hash):
+            raise SessionError(f"invoice {payment_hash} already has a session")
         await self._db.execute(
             "INSERT INTO sessions (id, charger_id, connector_id, state, token, id_tag,"
             " payer_pubkey, payer_relays, quote, payment_hash, created_at, updated_at)"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import FiatPrices
@@ -36,6 +36,7 @@ def test_an_overshoot_is_waived_never_charged() -> None:
     assert s.waived_msat == 100_000 and not s.due
 
 
+@settings(deadline=None)  # shared CI machines: no per-example time limit
 @given(
     st.integers(0, 10**10),
     st.integers(0, 10**6),

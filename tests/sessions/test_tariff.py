@@ -6,7 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import FiatPrices, Tariff
@@ -52,6 +52,7 @@ quotes = st.builds(
 )
 
 
+@settings(deadline=None)  # shared CI machines: no per-example time limit
 @given(quotes)
 def test_quote_json_round_trip(quote: Quote) -> None:
     text = quote.to_json()
@@ -81,6 +82,8 @@ def test_quote_json_keeps_fiat_amounts_exact() -> None:
         Quote(1, 5).to_json().replace('"session_fee_msat":0', '"session_fee_msat":-1'),
         Quote(1, 5, fiat=EUR).to_json().replace('"0.35"', "0.35"),
         Quote(1, 5, fiat=EUR).to_json().replace('"0.35"', '"abc"'),
+        Quote(1, 5, fiat=EUR).to_json().replace('"0.35"', '"NaN"'),
+        Quote(1, 5, fiat=EUR).to_json().replace('"0.35"', '"-0.35"'),
         Quote(1, 5, fiat=EUR).to_json().replace('"EUR"', '"euro"'),
         Quote(1, 5, fiat=EUR).to_json().replace('"msat_per_unit":1600000', '"msat_per_unit":0'),
     ],
@@ -130,6 +133,7 @@ def test_cost_by_hand() -> None:
         cost_msat(quote, -1, 0, 0)
 
 
+@settings(deadline=None)  # shared CI machines: no per-example time limit
 @given(quotes, amounts, st.integers(0, 10_000), st.integers(0, 10_000))
 def test_cost_is_exact_and_never_above_the_true_price(
     quote: Quote, energy_wh: int, minutes: int, idle: int
@@ -145,6 +149,7 @@ def test_cost_is_exact_and_never_above_the_true_price(
     assert exact - 1 < cost <= exact
 
 
+@settings(deadline=None)  # shared CI machines: no per-example time limit
 @given(quotes, amounts, st.integers(0, 600), st.integers(0, 600))
 def test_budget_is_the_most_energy_the_money_buys(
     quote: Quote, paid: int, minutes: int, idle: int
@@ -163,6 +168,7 @@ def test_budget_in_kwh_is_paid_minus_fees_over_price() -> None:
     assert budget_wh(quote, 50_000) == 0  # the fee alone is more than was paid
 
 
+@settings(deadline=None)  # shared CI machines: no per-example time limit
 @given(
     quotes,
     amounts,

@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import IllegalTransition, SessionError
 from bot.sessions.ids import id_tag_for
-from bot.sessions.machine import Event, State
+from bot.sessions.machine import RESUME, TERMINAL, TRANSITIONS, Event, ResumeAction, State
 from bot.sessions.tariff import Quote
 from bot.store.db import Database
 from bot.store.sessions import SessionStore, TopUpResult
@@ -75,6 +75,8 @@ async def test_create_and_find(store: SessionStore) -> None:
     assert await store.get("nope") is None
     with pytest.raises(SessionError, match="no session"):
         await store.load("nope")
+    with pytest.raises(SessionError, match="already has a session"):
+        await new_session(store, "ph-1")
     other = await store.load(await new_session(store, "ph-2"))
     assert len({session.token, other.token}) == 2
     assert len({session.id_tag, other.id_tag}) == 2
@@ -251,3 +253,44 @@ async def test_update_records_facts_only_in_the_expected_state(store: SessionSto
     session = await store.load(sid)
     assert session.start_accepted_at == 123.0 and session.progress_wh == 0
     assert len(await store.history(sid)) == 2  # facts are not transitions
+
+
+def path_to(target: State) -> list[Event]:
+    """The shortest run of events from quoted to ``target``, found in the table itself."""
+    paths: dict[State, list[Event]] = {State.QUOTED: []}
+    frontier = [State.QUOTED]
+    while frontier:
+        state = frontier.pop(0)
+        for event, nxt in TRANSITIONS[state].items():
+            if nxt not in paths:
+                paths[nxt] = [*paths[state], event]
+                frontier.append(nxt)
+    return paths[target]
+
+
+@pytest.mark.parametrize("target", list(State))
+async def test_every_state_is_found_again_after_a_restart(tmp_path: Path, target: State) -> None:
+    path = tmp_path / "z.sqlite3"
+    db = await Database.open(path)
+    store = SessionStore(db)
+    sid = await new_session(store)
+    state = State.QUOTED
+    for event in path_to(target):
+        moved = await store.apply(sid, state, event)
+        assert moved is not None
+        state = moved.state
+    await db.close()
+    db = await Database.open(path)
+    try:
+        store = SessionStore(db)
+        unfinished = {s.id: s.state for s in await store.list_unfinished()}
+        if target in TERMINAL:
+            assert sid not in unfinished
+        else:
+            assert unfinished[sid] is target
+            assert RESUME[target].action is not ResumeAction.NOTHING
+        history = await store.history(sid)
+        assert [event for _, _, event in history] == path_to(target)
+        assert all(to is target for _, to, _ in history[-1:])
+    finally:
+        await db.close()
