@@ -111,10 +111,17 @@ class SessionError(ZapchargeError):
 class IllegalTransition(SessionError):
     """The session table has no such transition."""
 
-    def __init__(self, current: str, target: str) -> None:
+    def __init__(
+        self, current: str, target: str | None = None, *, event: str | None = None
+    ) -> None:
         self.current = current
         self.target = target
-        super().__init__(f"illegal session transition {current} -> {target}")
+        self.event = event
+        if target is None:
+            super().__init__(f"illegal session event {event} in state {current}")
+        else:
+            via = f" on {event}" if event else ""
+            super().__init__(f"illegal session transition {current} -> {target}{via}")
 
 
 def is_retryable(error: BaseException) -> bool:
