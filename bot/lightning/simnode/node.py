@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ class SimNode:
         lightning_dir: Path,
         network: str = "regtest",
         clock: Callable[[], float] = time.time,
+        without: Collection[str] = (),
     ) -> None:
+        """``without`` names methods to leave out, to act like an older lightningd."""
         if network not in CURRENCIES:
             raise ValueError(f"unknown network {network!r}")
         self.state, self.network, self.clock = state, network, clock
@@ -85,6 +87,8 @@ class SimNode:
             "dev-simnode-receive": (self._receive, ("invstring", "amount_msat"), ("invstring",)),
             **self.outgoing.methods(),
         }
+        for method in without:
+            self._methods.pop(method, None)
 
     @property
     def node_key(self) -> str:

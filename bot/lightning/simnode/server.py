@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,12 @@ class SimnodeServer:
     def __init__(self, node: SimNode, rpc_path: Path, wire_log: Path | None = None) -> None:
         self.node, self.rpc_path, self.wire_log = node, rpc_path, wire_log
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
+        # Each connection's task (owned by asyncio.start_unix_server) and its writer.
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
 
     async def start(self) -> None:
         self.rpc_path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,8 +75,10 @@ class SimnodeServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
+            # Hang up rather than cancel: on Python 3.11 a cancelled connection task is
+            # reported as an unhandled exception by asyncio's stream machinery.
+            for writer in self._connections.values():
+                writer.transport.abort()
             await asyncio.gather(*self._connections, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
@@ -82,7 +89,7 @@ class SimnodeServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         parser = RequestParser()
         try:
             data = await reader.read(_READ_SIZE)
@@ -102,7 +109,7 @@ class SimnodeServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
@@ -168,10 +175,13 @@ async def serve_in_process(
     *,
     clock: Callable[[], float] = time.time,
     wire_log: Path | None = None,
+    without: Collection[str] = (),
 ) -> AsyncIterator[SimnodeServer]:
     """Run a simulated node on this event loop for the duration of the block."""
     state = SimState(state_path(lightning_dir, network))
-    node = SimNode(state, lightning_dir=lightning_dir, network=network, clock=clock)
+    node = SimNode(
+        state, lightning_dir=lightning_dir, network=network, clock=clock, without=without
+    )
     server = SimnodeServer(node, lightning_dir / network / RPC_FILE, wire_log)
     try:
         await server.start()
