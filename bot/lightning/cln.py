@@ -43,6 +43,16 @@ UNKNOWN_COMMAND = -32601
 ALREADY_PAID = (201, 219)  # pay, xpay
 
 
+class _Silent:
+    """A logger for pyln-client that drops its debug lines (they carry preimages)."""
+
+    def debug(self, *args: object) -> None:
+        pass
+
+
+_SILENT = _Silent()
+
+
 class Backoff:
     """Exponential backoff with jitter: 0.5-1.0 of ``first * 2**n``, at most ``cap``."""
 
@@ -77,7 +87,10 @@ class ClnBackend:
         self.wait_timeout_s = wait_timeout_s
         self.retry_for_s = retry_for_s
         self.backoff = backoff or Backoff()
-        self._rpc_client = LightningRpc(str(rpc_path))
+        # One client for all threads: each call opens its own socket, so calls do not
+        # interfere (only its request-id counter is shared, and ids need not be unique
+        # across sockets). Its debug log would print whole replies, preimages included.
+        self._rpc_client = LightningRpc(str(rpc_path), logger=_SILENT)
 
     async def close(self) -> None:
         """pyln-client holds no connection between calls: nothing to release."""

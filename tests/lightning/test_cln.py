@@ -66,6 +66,15 @@ async def test_duplicate_label_is_refused_with_900(backend: ClnBackend) -> None:
     assert not isinstance(caught.value, LightningUnavailable)
 
 
+async def test_an_invoice_whose_answer_was_lost_is_found_on_retry(
+    backend: ClnBackend, wallet: SimnodeClient
+) -> None:
+    await wallet.hangup_after("invoice")  # created, but the reply never arrives
+    invoice = await backend.create_invoice(4_000, "lost", "x", expiry_s=600)
+    found = await backend.lookup_invoice(invoice.payment_hash)
+    assert found is not None and found.label == "lost" and found.bolt11 == invoice.bolt11
+
+
 async def test_invoices_expire(ln_dir: Path, wire_log: Path) -> None:
     now = [1_800_000_000.0]
     async with serve_in_process(ln_dir, clock=lambda: now[0], wire_log=wire_log) as node:

@@ -59,6 +59,10 @@ class SimnodeClient:
         result: dict[str, Any] = await self.call("dev-simnode-receive", params)
         return result
 
+    async def hangup_after(self, method: str) -> None:
+        """The node will carry out the next ``method`` call but hang up instead of answering."""
+        await self.call("dev-simnode-hangup-after", {"method": method})
+
     async def next_pay(self, outcome: str, *, code: int = 205, count: int = 1) -> None:
         """Make the node's next ``count`` outgoing payments ``fail`` or stay ``pending``."""
         await self.call("dev-simnode-next-pay", {"outcome": outcome, "code": code, "count": count})

@@ -5,7 +5,9 @@ raises :class:`~bot.lightning.simnode.rpc.RpcFault` (or :class:`DropConnection`,
 server answers by hanging up, as a crashing lightningd would). Incoming payments (the
 wallet side) and invoices live here; outgoing payments are in ``outgoing.py``.
 
-Methods that lightningd does not have start with ``dev-simnode-``.
+Methods that lightningd does not have start with ``dev-simnode-``: ``receive`` (the payer's
+wallet), ``hangup-after`` (lose the answer to the next call of a method), and the payment
+controls described in ``outgoing.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from coincurve import PrivateKey
 
 from bot.lightning.simnode.invoices import CURRENCIES, decode_invoice, issue_invoice
-from bot.lightning.simnode.outgoing import Outgoing
+from bot.lightning.simnode.outgoing import DropConnection, Outgoing
 from bot.lightning.simnode.rpc import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -59,6 +61,7 @@ class SimNode:
         self._key = state.node_key()
         self.node_id = PrivateKey.from_hex(self._key).public_key.format(compressed=True).hex()
         self._paid = asyncio.Event()  # replaced after each payment: wakes every waiter once
+        self._hangups: list[str] = []  # methods whose next call is done but not answered
         self.outgoing = Outgoing(self, state)
         self._methods: dict[str, tuple[Handler, tuple[str, ...], tuple[str, ...]]] = {
             "getinfo": (self._getinfo, (), ()),
@@ -85,6 +88,7 @@ class SimNode:
             "waitanyinvoice": (self._waitanyinvoice, ("lastpay_index", "timeout"), ()),
             "decode": (self._decode, ("string",), ("string",)),
             "dev-simnode-receive": (self._receive, ("invstring", "amount_msat"), ("invstring",)),
+            "dev-simnode-hangup-after": (self._hangup_after, ("method",), ("method",)),
             **self.outgoing.methods(),
         }
         for method in without:
@@ -102,7 +106,16 @@ class SimNode:
         if entry is None:
             raise RpcFault(METHOD_NOT_FOUND, f"Unknown command '{request.method}'")
         handler, names, required = entry
-        return await handler(bind_params(request.params, names, required))
+        result = await handler(bind_params(request.params, names, required))
+        if request.method in self._hangups:
+            self._hangups.remove(request.method)
+            raise DropConnection  # done, but the answer is lost (a crash, a cut socket)
+        return result
+
+    async def _hangup_after(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Test control: do the next call of ``method`` but hang up instead of answering."""
+        self._hangups.append(str(params["method"]))
+        return {"queued": len(self._hangups)}
 
     async def _getinfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
