@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +55,17 @@ class _Silent:
 _SILENT = _Silent()
 
 
+@dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with jitter: 0.5-1.0 of ``first * 2**n``, at most ``cap``."""
+    """Exponential backoff with jitter (0.5-1.0 of ``first_s * 2**n``, at most ``cap_s``),
+    giving up once ``give_up_after_s`` has passed."""
 
-    def __init__(self, first_s: float = 0.2, cap_s: float = 5.0, give_up_after_s: float = 20.0):
-        self.first_s, self.cap_s, self.give_up_after_s = first_s, cap_s, give_up_after_s
+    first_s: float = 0.2
+    cap_s: float = 5.0
+    give_up_after_s: float = 20.0
 
-    async def delays(self, rng: Callable[[], float] = random.random) -> AsyncIterator[float]:
-        """Sleep before each retry; stop yielding once ``give_up_after_s`` has passed."""
-        attempt, waited = 0, 0.0
-        while waited < self.give_up_after_s:
-            delay = min(self.cap_s, self.first_s * 2**attempt) * (0.5 + rng() / 2)
-            await asyncio.sleep(delay)
-            waited += delay
-            attempt += 1
-            yield delay
+    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        return float(min(self.cap_s, self.first_s * 2**attempt) * (0.5 + rng() / 2))
 
 
 class ClnBackend:
@@ -114,16 +112,17 @@ class ClnBackend:
 
     async def _retrying(self, method: str, params: dict[str, Any]) -> Any:
         """Call, retrying an unreachable node with backoff; safe only for idempotent calls."""
-        try:
-            return await self._rpc(method, params)
-        except LightningUnavailable as first:
-            log.warning("lightning node unreachable (%s); retrying", first)
-            async for _ in self.backoff.delays():
-                try:
-                    return await self._rpc(method, params)
-                except LightningUnavailable:
-                    continue
-            raise
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return await self._rpc(method, params)
+            except LightningUnavailable as exc:
+                if time.monotonic() - started >= self.backoff.give_up_after_s:
+                    raise
+                if attempt == 0:
+                    log.warning("lightning node unreachable (%s); retrying", exc)
+            await asyncio.sleep(self.backoff.delay(attempt))
+            attempt += 1
 
     async def create_invoice(
         self,
@@ -203,6 +202,11 @@ class ClnBackend:
         params: dict[str, Any] = {"maxfee": max_fee_msat, "retry_for": self.retry_for_s}
         if amount_msat is not None and decoded.amount_msat is None:
             params["amount_msat"] = amount_msat
+        elif amount_msat is not None and amount_msat != decoded.amount_msat:
+            # A refund must pay what we decided, not what someone else's invoice asks.
+            raise LightningError(
+                f"invoice asks {decoded.amount_msat} msat, expected {amount_msat} msat"
+            )
         try:
             result = await self._send(bolt11, params)
         except LightningUnavailable as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.errors import LightningError, LightningUnavailable
 from bot.lightning.base import Invoice, InvoiceStatus, PaymentStatus
-from bot.lightning.cln import ClnBackend
+from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, read_payments, serve_in_process
 from tests.helpers import scaled
 from tests.lightning.conftest import FAST_BACKOFF
@@ -134,6 +134,17 @@ async def test_refund_payment_fails_definitely(
     assert retried.status is PaymentStatus.PAID
 
 
+async def test_an_invoice_for_another_amount_is_not_paid(
+    backend: ClnBackend, ln_dir: Path, tmp_path: Path
+) -> None:
+    bolt = await driver_invoice(tmp_path / "driver", 60_000, "r7")
+    with pytest.raises(LightningError, match="expected 50000 msat"):
+        await backend.pay(bolt, max_fee_msat=5_000, amount_msat=50_000)
+    assert read_payments(ln_dir) == []
+    paid = await backend.pay(bolt, max_fee_msat=5_000, amount_msat=60_000)
+    assert paid.status is PaymentStatus.PAID
+
+
 async def test_fee_limit_is_a_definite_failure(backend: ClnBackend, tmp_path: Path) -> None:
     bolt = await driver_invoice(tmp_path / "driver", 50_000_000, "r3")
     payment = await backend.pay(bolt, max_fee_msat=10)
@@ -224,7 +235,7 @@ async def test_node_restart_keeps_invoices_and_the_stream_resumes(
 async def test_a_call_during_a_node_outage_is_retried(ln_dir: Path, wire_log: Path) -> None:
     async with serve_in_process(ln_dir, wire_log=wire_log) as node:
         rpc_path = node.rpc_path
-    backend = ClnBackend(rpc_path, backoff=FAST_BACKOFF.__class__(0.05, 0.2, 5.0))
+    backend = ClnBackend(rpc_path, backoff=Backoff(0.05, 0.2, 5.0))
     call = asyncio.ensure_future(backend.node_info())
     await asyncio.sleep(0.3)
     assert not call.done()
@@ -235,3 +246,10 @@ async def test_a_call_during_a_node_outage_is_retried(ln_dir: Path, wire_log: Pa
 
 async def test_node_fixture_serves(node: SimnodeServer) -> None:
     assert node.rpc_path.exists() and node.rpc_path.stat().st_mode & 0o077 == 0
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
+    backoff = Backoff(first_s=0.1, cap_s=1.0, give_up_after_s=5.0)
+    assert backoff.delay(0, rng=lambda: 0.0) == pytest.approx(0.05)
+    assert backoff.delay(2, rng=lambda: 1.0) == pytest.approx(0.4)
+    assert backoff.delay(30, rng=lambda: 1.0) == pytest.approx(1.0)
