@@ -165,7 +165,10 @@ class ClnBackend:
                 raise
         found = await self._retrying("listinvoices", {"label": params["label"]})
         invoices = found["invoices"]
-        if not invoices or invoices[0].get("amount_msat") != params["amount_msat"]:
+        ours = bool(invoices) and invoices[0].get("amount_msat") == params["amount_msat"]
+        if ours and "description" in invoices[0]:  # absent with deschashonly
+            ours = invoices[0]["description"] == params["description"]
+        if not ours:
             raise LightningError("label already used by another invoice", code=DUPLICATE_LABEL)
         return invoices[0]
 
