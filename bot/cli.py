@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+    from bot.lightning.simnode import cli as simnode_cli
+
+    simnode_cli.add_parser(commands)
     return parser
 
 
@@ -82,6 +85,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(run_demo())
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
+    if args.command == "simnode":
+        from bot.lightning.simnode.cli import main_from_args
+
+        return main_from_args(args)
     config = load_config(args.config)
     if args.command == "run":
         from bot.app import serve
