@@ -11,7 +11,8 @@ Direction of calls::
     sessions     --Messenger-------> nostr         (DMs to drivers)
     nostr        --DriverCommands--> sessions      (DM commands from drivers)
     sessions     --StatusSink------> nostr         (connector status changed)
-    lightning    --PaidInvoices----> zaps/sessions (an invoice of ours was paid)
+    lightning    --PaidInvoices----> zaps          (an invoice of ours was paid)
+    zaps         --SessionPayments-> sessions      (a session's quote or top-up is paid)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "Messenger",
     "MeterSample",
     "PaidInvoices",
+    "SessionPayments",
     "StatusSink",
 ]
 
@@ -135,3 +137,13 @@ class StatusSink(Protocol):
 
 class PaidInvoices(Protocol):
     async def invoice_paid(self, invoice: Invoice) -> None: ...
+
+
+class SessionPayments(Protocol):
+    """Told once an invoice that belongs to a session (its quote or a top-up) is paid.
+
+    Called by the paid-invoice handler after the zap receipt is in the outbox; must be
+    idempotent by ``payment_hash``: after a crash the same payment may be handed over again.
+    """
+
+    async def session_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
