@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+
+    price = commands.add_parser("price", help="a charger's price and where it came from")
+    price.add_argument("id")
+    price.add_argument("--at", help="ISO 8601 time (default now); no offset: charger's zone")
+    price.add_argument("--offline", action="store_true", help="use stored feed data only")
+    price.add_argument("--json", action="store_true")
     return parser
 
 
@@ -90,6 +96,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
+    if args.command == "price":
+        from bot.pricing.cli import main_from_args
+
+        return main_from_args(config, args)
     if args.command == "identity":
         return (
             _identity_show(config, args)

@@ -12,13 +12,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.nostr.keys import ChargerKeys, load_key_file
+from bot.pricing.config import PricingConfig, parse_pricing
 
 __all__ = [
     "PASSPHRASE_ENV",
@@ -135,6 +136,7 @@ class ChargerConfig:
     tariff: Tariff
     key_file: Path
     keys: ChargerKeys
+    pricing: PricingConfig | None = None  # load_charger always sets it; None means [tariff]
 
     def connector(self, connector_id: int) -> Connector | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
@@ -398,6 +400,12 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
         tariff=_tariff(table.table("tariff", required=True)),
         key_file=key_file,
         keys=load_key_file(key_file, passphrase, key="key_file"),
+    )
+    charger = replace(
+        charger,
+        pricing=parse_pricing(
+            str(path), table.raw("pricing", None), charger.tariff.price_msat_per_kwh
+        ),
     )
     table.done()
     return charger

@@ -11,6 +11,8 @@
     │   └── ChargerOffline     the charger is not connected
     ├── NostrError             relays, signing, encryption
     ├── LnurlError             an LNURL request is refused; ``reason`` goes on the wire
+    ├── PricingError           a price feed sent something unusable (garbage, bad signature)
+    │   └── PriceFeedUnavailable   the feed could not be reached: retry, use the last good data
     └── SessionError           the charging session cannot do what was asked
         └── IllegalTransition  a state change that the session table does not allow
 
@@ -29,6 +31,8 @@ __all__ = [
     "LnurlError",
     "NostrError",
     "OcppError",
+    "PriceFeedUnavailable",
+    "PricingError",
     "SessionError",
     "StoreError",
     "ZapchargeError",
@@ -90,6 +94,14 @@ class LnurlError(ZapchargeError):
         super().__init__(reason)
 
 
+class PricingError(ZapchargeError):
+    """A price feed answered with something we refuse to price from."""
+
+
+class PriceFeedUnavailable(PricingError):
+    """A price feed could not be reached or answered with an HTTP error."""
+
+
 class SessionError(ZapchargeError):
     """A charging session cannot do what was asked."""
 
@@ -105,7 +117,7 @@ class IllegalTransition(SessionError):
 
 def is_retryable(error: BaseException) -> bool:
     """True when trying the same thing again later may succeed (outages, timeouts)."""
-    if isinstance(error, LightningUnavailable | ChargerOffline):
+    if isinstance(error, LightningUnavailable | ChargerOffline | PriceFeedUnavailable):
         return True
     if isinstance(error, OcppError):
         return error.code is None  # no answer at all: a timeout, not a refusal
