@@ -70,7 +70,7 @@ def test_rehashed_tampered_data_fails_the_signature() -> None:
     forged = envelope(forecast_data("69256", NOW, NOW, [100, 100]))
     genuine = envelope()
     forged["signature"] = genuine["signature"]
-    with pytest.raises(PricingError, match="not by .* as claimed"):
+    with pytest.raises(PricingError, match=r"not by .* as claimed"):
         parse(forged)
 
 
