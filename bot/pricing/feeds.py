@@ -95,7 +95,7 @@ class Feed(Generic[T]):
         except PricingError as exc:
             self.fail(f"refused: {exc}", now)
             raise
-        if self.failing_since is not None:
+        if self.failures:
             log.info("%s works again after %d failure(s)", self.label, self.failures)
         self.data, self.body, self.fetched_at = data, body, now
         self.failing_since, self.last_error, self.failures = None, None, 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.pricing.config import SchedulePricing, Window
@@ -27,6 +28,7 @@ from bot.pricing.point import PricePoint, require_aware
 __all__ = ["ScheduleSource", "occurrence", "resolve_wall_time", "schedule_price"]
 
 
+@lru_cache(maxsize=8192)  # pure, and asked for the same few days over and over
 def resolve_wall_time(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """The UTC instant at which the wall clock in ``zone`` reads ``minute`` after midnight."""
     naive = datetime.combine(day, time()) + timedelta(minutes=minute)
@@ -70,14 +72,7 @@ def schedule_price(config: SchedulePricing, when: datetime) -> PricePoint:
     when = require_aware(when).astimezone(UTC)
     today = when.astimezone(config.zone).date()
     yesterday = today - timedelta(days=1)
-    boundaries = [
-        edge
-        for window in config.windows
-        for interval in _occurrences(config, window, yesterday, 9)
-        for edge in interval
-        if edge > when
-    ]
-    valid_until = min(boundaries).astimezone(config.zone) if boundaries else None
+    valid_until = _next_boundary(config, yesterday, when)
     for window in config.windows:
         for start, end in _occurrences(config, window, yesterday, 2):
             if start <= when < end:
@@ -88,6 +83,22 @@ def schedule_price(config: SchedulePricing, when: datetime) -> PricePoint:
                 return PricePoint(window.price_msat_per_kwh, "schedule", origin, False, valid_until)
     origin = f"time-of-use default price, outside every window ({config.zone.key})"
     return PricePoint(config.default_msat_per_kwh, "schedule", origin, False, valid_until)
+
+
+def _next_boundary(config: SchedulePricing, first: date, when: datetime) -> datetime | None:
+    """The first window start or end after ``when``, looking a week ahead."""
+    best: datetime | None = None
+    for offset in range(9):
+        day = first + timedelta(days=offset)
+        for window in config.windows:
+            if day.weekday() in window.days:
+                for edge in occurrence(window, day, config.zone):
+                    if edge > when and (best is None or edge < best):
+                        best = edge
+        # Every later window starts (and ends) after the next midnight: nothing earlier.
+        if best is not None and best <= resolve_wall_time(day, 1440, config.zone):
+            break
+    return best.astimezone(config.zone) if best is not None else None
 
 
 def _clock(minute: int) -> str:

@@ -244,6 +244,25 @@ async def test_refused_forecasts_fall_back_to_the_base_price(
     assert words in point.origin and words in caplog.text
 
 
+async def test_old_forecasts_and_rates_age_out(server: FeedServer) -> None:
+    now = [NOW.timestamp()]
+    book = FeedBook(None, lambda: now[0])
+    server.set("/gsi", sign_envelope(SIGNER, forecast_data("69256", NOW, NOW, [100] * 72)))
+    server.set("/spot", spot_document(NOW, [100] * 72))
+    server.set("/rate", {"bitcoin": {"eur": 60000}})
+    green = build_source("cp-g", pricing(green_table(server)), book, lambda: now[0])
+    spot = build_source("cp-s", pricing(spot_table(server)), book, lambda: now[0])
+    service = PricingService({"cp-g": green, "cp-s": spot}, book)
+    async with http_fetcher() as fetch:
+        await service.refresh_once(fetch)
+    later = NOW + timedelta(hours=7)  # the rate's max age is 6 hours, the forecast's 2 days
+    now[0] = later.timestamp()
+    assert not (await green.price_at(later)).fallback
+    assert "no usable exchange rate" in (await spot.price_at(later)).origin
+    now[0] = (NOW + timedelta(days=2, minutes=1)).timestamp()
+    assert (await green.price_at(NOW + timedelta(days=2, minutes=1))).fallback
+
+
 async def test_the_service_recovers_with_backoff_and_stops_cleanly(server: FeedServer) -> None:
     server.set("/spot", "warming up", status=503)
     table = spot_table(server, fiat_per_btc=60000)
