@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+    from bot.lightning.simnode import cli as simnode_cli
+
+    simnode_cli.add_parser(commands)
 
     price = commands.add_parser("price", help="a charger's price and where it came from")
     price.add_argument("id")
@@ -81,13 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return per command
     if args.command == "demo":
         from bot.demo import run_demo
 
         return asyncio.run(run_demo())
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
+    if args.command == "simnode":
+        from bot.lightning.simnode.cli import main_from_args
+
+        return main_from_args(args)
     config = load_config(args.config)
     if args.command == "run":
         from bot.app import serve
@@ -97,9 +104,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
     if args.command == "price":
-        from bot.pricing.cli import main_from_args
+        from bot.pricing.cli import main_from_args as price_main
 
-        return main_from_args(config, args)
+        return price_main(config, args)
     if args.command == "identity":
         return (
             _identity_show(config, args)
@@ -161,7 +168,8 @@ def _identity_show(config: Config, args: argparse.Namespace) -> int:
     if charger is None:
         raise ConfigError(str(config.service.identities_dir), args.id, "no such charger")
     card = identity_card(config, charger)
-    qr_text = f"lightning:{card.lightning_address}"
+    # LUD-01 LNURL rather than the address: wallets without LUD-16 can scan it too.
+    qr_text = f"lightning:{card.lnurl}"
     if args.qr:
         write_qr(qr_text, args.qr)
     if args.json:

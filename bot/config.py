@@ -13,6 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -22,17 +23,20 @@ from bot.nostr.keys import ChargerKeys, load_key_file
 from bot.pricing.config import PricingConfig, parse_pricing
 
 __all__ = [
+    "CURRENCY_PATTERN",
     "PASSPHRASE_ENV",
     "ChargerConfig",
     "Config",
     "Connector",
     "DmConfig",
+    "FiatPrices",
     "HttpConfig",
     "LightningConfig",
     "ListenAddress",
     "OcppConfig",
     "RelayConfig",
     "ServiceConfig",
+    "SessionsConfig",
     "Tariff",
     "identities_dir_of",
     "load_charger",
@@ -41,6 +45,7 @@ __all__ = [
 ]
 
 PASSPHRASE_ENV = "ZAPCHARGE_KEY_PASSPHRASE"  # noqa: S105 -- the variable's name, not a secret
+CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")  # ISO 4217 code
 CHARGER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 PLUG_TYPES = ("Type1", "Type2", "CCS1", "CCS2", "CHAdeMO", "Tesla", "Schuko", "GBT")
 
@@ -114,12 +119,56 @@ class Connector:
 
 
 @dataclass(frozen=True)
+class FiatPrices:
+    """Prices set in a fiat currency, and the configured rate that turns them into msat."""
+
+    currency: str  # ISO 4217, e.g. "EUR"
+    msat_per_unit: int  # the rate: msat for one unit of the currency
+    price_per_kwh: Decimal
+    session_fee: Decimal = Decimal(0)
+    per_minute: Decimal = Decimal(0)
+    idle_fee_per_minute: Decimal = Decimal(0)
+
+    def to_msat(self, amount: Decimal, msat_per_unit: int | None = None) -> int:
+        """Whole msat, rounded down: a converted price never favours the operator."""
+        rate = self.msat_per_unit if msat_per_unit is None else msat_per_unit
+        return int((amount * rate).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(frozen=True)
 class Tariff:
+    """A static tariff. The msat fields always hold msat; with ``fiat`` they are derived."""
+
     kind: Literal["static"]
     price_msat_per_kwh: int
     session_fee_msat: int
     min_sendable_msat: int
     max_sendable_msat: int
+    per_minute_msat: int = 0
+    idle_fee_msat_per_minute: int = 0  # after the car is full (no energy flows) ...
+    idle_grace_minutes: int = 10  # ... after this many minutes of grace
+    fiat: FiatPrices | None = None
+
+    @property
+    def currency(self) -> str:
+        return self.fiat.currency if self.fiat else "msat"
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    start_timeout_s: int = 180  # RemoteStart accepted but no StartTransaction: failed_to_start
+    progress_every_wh: int = 1000  # a progress DM after this much energy ...
+    progress_every_s: int = 900  # ... or this much time, whichever comes first
+    disconnect_timeout_s: int = 300  # charger gone this long mid-session: stop and settle
+    stop_timeout_s: int = 600  # RemoteStop sent, no StopTransaction: settle on the last reading
+    sample_interval_s: int = 15  # MeterValueSampleInterval while a paid session runs
+    stop_latency_s: int = 10  # allowance for RemoteStop to take effect, in the stop threshold
+    refund_max_fee_msat: int = 10_000  # a refund may spend this much on routing fees ...
+    refund_max_fee_ppm: int = 5_000  # ... or this share of it, whichever is larger
+    withdraw_expiry_s: int = 7 * 24 * 3600  # lifetime of an LNURL-withdraw refund link
+
+    def refund_max_fee(self, amount_msat: int) -> int:
+        return max(self.refund_max_fee_msat, amount_msat * self.refund_max_fee_ppm // 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -152,6 +201,7 @@ class Config:
     lightning: LightningConfig
     dm: DmConfig
     chargers: tuple[ChargerConfig, ...]
+    sessions: SessionsConfig = SessionsConfig()
 
     def charger(self, charger_id: str) -> ChargerConfig | None:
         return next((c for c in self.chargers if c.id == charger_id), None)
@@ -207,6 +257,22 @@ class _Table:
         if value < minimum:
             raise self.fail(name, f"must be at least {minimum}, got {value}")
         return value
+
+    def decimal(self, name: str, default: Any = ...) -> Any:
+        """A non-negative amount as an exact Decimal, from a TOML number or string."""
+        value = self.raw(name, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.fail(name, f"expected a number, got {_type_name(value)}")
+        try:
+            # repr() of a TOML float is its shortest exact spelling: 0.35 stays 0.35.
+            amount = Decimal(value if isinstance(value, str) else repr(value))
+        except InvalidOperation:
+            raise self.fail(name, f"expected a number, got {value!r}") from None
+        if not amount.is_finite() or amount < 0:
+            raise self.fail(name, f"must be a finite number of at least 0, got {value!r}")
+        return amount
 
     def number(self, name: str) -> float:
         value = self.raw(name)
@@ -281,9 +347,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     dm_table = root.table("dm")
     dm = DmConfig(nip04_fallback=dm_table.flag("nip04_fallback", False))
     dm_table.done()
+    sessions = _sessions(root.table("sessions"))
     root.done()
     chargers = _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV))
-    return Config(path, relays, service, ocpp, http, lightning, dm, chargers)
+    return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions)
 
 
 def _relay(table: _Table) -> RelayConfig:
@@ -342,6 +409,27 @@ def _lightning(table: _Table, base: Path) -> LightningConfig:
     )
     table.done()
     return config
+
+
+def _sessions(table: _Table) -> SessionsConfig:
+    default = SessionsConfig()
+    values = {
+        name: table.integer(name, getattr(default, name), minimum=minimum)
+        for name, minimum in (
+            ("start_timeout_s", 10),
+            ("progress_every_wh", 1),
+            ("progress_every_s", 10),
+            ("disconnect_timeout_s", 10),
+            ("stop_timeout_s", 10),
+            ("sample_interval_s", 1),
+            ("stop_latency_s", 0),
+            ("refund_max_fee_msat", 0),
+            ("refund_max_fee_ppm", 0),
+            ("withdraw_expiry_s", 60),
+        )
+    }
+    table.done()
+    return SessionsConfig(**values)
 
 
 def _load_identities(directory: Path, passphrase: str | None) -> tuple[ChargerConfig, ...]:
@@ -436,12 +524,46 @@ def _tariff(table: _Table) -> Tariff:
     kind = table.text("kind", "static")
     if kind != "static":
         raise table.fail("kind", f"unknown tariff kind {kind!r}; supported: static")
+    currency = table.text("currency", "msat")
+    if currency != "msat" and not CURRENCY_PATTERN.match(currency):
+        raise table.fail("currency", f"expected 'msat' or an ISO 4217 code, got {currency!r}")
+    fiat = None if currency == "msat" else _fiat_prices(table, currency)
+    msat_keys = (
+        "price_msat_per_kwh",
+        "session_fee_msat",
+        "per_minute_msat",
+        "idle_fee_msat_per_minute",
+    )
+    if fiat is not None:
+        # One source of truth per price: fiat prices are converted, never mixed with msat.
+        for name in msat_keys:
+            if name in table.data:
+                raise table.fail(name, f"not allowed with currency = {currency!r}; use fiat_*")
+        prices = (
+            fiat.to_msat(fiat.price_per_kwh),
+            fiat.to_msat(fiat.session_fee),
+            fiat.to_msat(fiat.per_minute),
+            fiat.to_msat(fiat.idle_fee_per_minute),
+        )
+        if prices[0] < 1:
+            raise table.fail("fiat_price_per_kwh", "converts to less than 1 msat per kWh")
+    else:
+        prices = (
+            table.integer("price_msat_per_kwh", minimum=1),
+            table.integer("session_fee_msat", 0),
+            table.integer("per_minute_msat", 0),
+            table.integer("idle_fee_msat_per_minute", 0),
+        )
     tariff = Tariff(
         kind="static",
-        price_msat_per_kwh=table.integer("price_msat_per_kwh", minimum=1),
-        session_fee_msat=table.integer("session_fee_msat", 0),
+        price_msat_per_kwh=prices[0],
+        session_fee_msat=prices[1],
         min_sendable_msat=table.integer("min_sendable_msat", 1_000_000, minimum=1000),
         max_sendable_msat=table.integer("max_sendable_msat", 200_000_000, minimum=1000),
+        per_minute_msat=prices[2],
+        idle_fee_msat_per_minute=prices[3],
+        idle_grace_minutes=table.integer("idle_grace_minutes", 10),
+        fiat=fiat,
     )
     if tariff.max_sendable_msat < tariff.min_sendable_msat:
         raise table.fail("max_sendable_msat", "must not be below min_sendable_msat")
@@ -449,3 +571,18 @@ def _tariff(table: _Table) -> Tariff:
         raise table.fail("min_sendable_msat", "must be above session_fee_msat")
     table.done()
     return tariff
+
+
+def _fiat_prices(table: _Table, currency: str) -> FiatPrices:
+    for name in ("fiat_price_per_kwh", "msat_per_fiat_unit"):
+        if name not in table.data:
+            raise table.fail(name, f"missing (needed with currency = {currency!r})")
+    zero = Decimal(0)
+    return FiatPrices(
+        currency=currency,
+        msat_per_unit=table.integer("msat_per_fiat_unit", minimum=1),
+        price_per_kwh=table.decimal("fiat_price_per_kwh"),
+        session_fee=table.decimal("fiat_session_fee", zero),
+        per_minute=table.decimal("fiat_per_minute", zero),
+        idle_fee_per_minute=table.decimal("fiat_idle_fee_per_minute", zero),
+    )

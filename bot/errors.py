@@ -11,6 +11,7 @@
     │   └── ChargerOffline     the charger is not connected
     ├── NostrError             relays, signing, encryption
     ├── LnurlError             an LNURL request is refused; ``reason`` goes on the wire
+    │   └── ZapInvalid         a zap request or receipt breaks a NIP-57 rule; ``code`` names it
     ├── PricingError           a price feed sent something unusable (garbage, bad signature)
     │   └── PriceFeedUnavailable   the feed could not be reached: retry, use the last good data
     └── SessionError           the charging session cannot do what was asked
@@ -35,6 +36,7 @@ __all__ = [
     "PricingError",
     "SessionError",
     "StoreError",
+    "ZapInvalid",
     "ZapchargeError",
     "is_retryable",
 ]
@@ -102,6 +104,18 @@ class PriceFeedUnavailable(PricingError):
     """A price feed could not be reached or answered with an HTTP error."""
 
 
+class ZapInvalid(LnurlError):
+    """A zap request (kind 9734) or zap receipt (kind 9735) fails a NIP-57 check.
+
+    ``code`` is a short stable name of the rule (``"p-tag"``, ``"amount-mismatch"``...) for
+    logs, metrics and tests; ``reason`` is the sentence a wallet or operator reads.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        super().__init__(reason)
+
+
 class SessionError(ZapchargeError):
     """A charging session cannot do what was asked."""
 
@@ -109,10 +123,17 @@ class SessionError(ZapchargeError):
 class IllegalTransition(SessionError):
     """The session table has no such transition."""
 
-    def __init__(self, current: str, target: str) -> None:
+    def __init__(
+        self, current: str, target: str | None = None, *, event: str | None = None
+    ) -> None:
         self.current = current
         self.target = target
-        super().__init__(f"illegal session transition {current} -> {target}")
+        self.event = event
+        if target is None:
+            super().__init__(f"illegal session event {event} in state {current}")
+        else:
+            via = f" on {event}" if event else ""
+            super().__init__(f"illegal session transition {current} -> {target}{via}")
 
 
 def is_retryable(error: BaseException) -> bool:

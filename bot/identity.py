@@ -10,6 +10,7 @@ import segno
 
 from bot.config import CHARGER_ID_PATTERN, PLUG_TYPES, ChargerConfig, Config
 from bot.errors import ConfigError
+from bot.lnurl.codec import encode_lnurl
 from bot.nostr.keys import generate_keys, write_key_file
 
 __all__ = ["IdentityCard", "NewCharger", "create_identity", "identity_card", "write_qr"]
@@ -40,6 +41,7 @@ class IdentityCard:
     lightning_address: str
     nip05: str
     lnurlp_url: str
+    lnurl: str  # LUD-01 bech32 of lnurlp_url: every LNURL wallet can scan it
 
     def as_json(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -99,6 +101,7 @@ def create_identity(directory: Path, new: NewCharger, passphrase: str | None) ->
 
 def identity_card(config: Config, charger: ChargerConfig) -> IdentityCard:
     domain = config.service.domain
+    lnurlp_url = f"{config.service.public_url}/.well-known/lnurlp/{charger.id}"
     return IdentityCard(
         id=charger.id,
         name=charger.name,
@@ -106,7 +109,8 @@ def identity_card(config: Config, charger: ChargerConfig) -> IdentityCard:
         pubkey=charger.keys.public_key_hex,
         lightning_address=f"{charger.id}@{domain}",
         nip05=f"{charger.id}@{domain}",
-        lnurlp_url=f"{config.service.public_url}/.well-known/lnurlp/{charger.id}",
+        lnurlp_url=lnurlp_url,
+        lnurl=encode_lnurl(lnurlp_url),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.lnurl.codec import decode_lnurl
 from tests.helpers import write_config
 
 
@@ -105,6 +106,8 @@ def test_identity_list_and_show_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     shown = json.loads(capsys.readouterr().out)
     assert shown["id"] == "cp-002"
+    assert shown["lnurl"].startswith("LNURL1")
+    assert decode_lnurl(shown["lnurl"]) == shown["lnurlp_url"]
     assert qr.read_text().lstrip().startswith("<?xml")
 
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.config import PASSPHRASE_ENV, load_config
+from bot.config import PASSPHRASE_ENV, SessionsConfig, load_config
 from bot.errors import ConfigError
 from tests.helpers import write_config
 
@@ -164,3 +165,121 @@ def test_tariff_limits_are_checked(tmp_path: Path) -> None:
     identity = tmp_path / "identities" / "cp-001.toml"
     edit(identity, "max_sendable_msat = 200000000", "max_sendable_msat = 1000")
     expect_error(config, identity, "tariff.max_sendable_msat", "min_sendable_msat")
+
+
+def test_tariff_defaults_keep_old_files_working(tmp_path: Path) -> None:
+    tariff = load_config(write_config(tmp_path), env={}).chargers[0].tariff
+    assert (tariff.per_minute_msat, tariff.idle_fee_msat_per_minute) == (0, 0)
+    assert tariff.idle_grace_minutes == 10
+    assert tariff.fiat is None and tariff.currency == "msat"
+
+
+def test_tariff_time_and_idle_fees(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    identity = tmp_path / "identities" / "cp-001.toml"
+    edit(
+        identity,
+        "[tariff]\n",
+        "[tariff]\nper_minute_msat = 100\nidle_fee_msat_per_minute = 5000\n"
+        "idle_grace_minutes = 15\n",
+    )
+    tariff = load_config(config, env={}).chargers[0].tariff
+    assert (tariff.per_minute_msat, tariff.idle_fee_msat_per_minute) == (100, 5000)
+    assert tariff.idle_grace_minutes == 15
+
+
+def fiat_identity(tmp_path: Path, prices: str) -> tuple[Path, Path]:
+    config = write_config(tmp_path)
+    identity = tmp_path / "identities" / "cp-001.toml"
+    text = identity.read_text()
+    start = text.index("price_msat_per_kwh")
+    end = text.index("\n", text.index("session_fee_msat", start)) + 1
+    identity.write_text(text[:start] + prices + text[end:])
+    return config, identity
+
+
+def test_fiat_tariff_is_converted_at_the_configured_rate(tmp_path: Path) -> None:
+    config, _ = fiat_identity(
+        tmp_path,
+        'currency = "EUR"\nmsat_per_fiat_unit = 1600001\nfiat_price_per_kwh = 0.35\n'
+        'fiat_session_fee = "0.50"\nfiat_per_minute = 0.01\nfiat_idle_fee_per_minute = 0.1\n',
+    )
+    tariff = load_config(config, env={}).chargers[0].tariff
+    assert tariff.currency == "EUR" and tariff.fiat is not None
+    assert tariff.fiat.price_per_kwh == Decimal("0.35")  # exact, not 0.34999...
+    assert tariff.fiat.session_fee == Decimal("0.50")
+    # msat fields hold the converted prices, rounded down.
+    assert tariff.price_msat_per_kwh == 560_000
+    assert tariff.session_fee_msat == 800_000
+    assert tariff.per_minute_msat == 16_000
+    assert tariff.idle_fee_msat_per_minute == 160_000
+
+
+@pytest.mark.parametrize(
+    ("prices", "key", "words"),
+    [
+        ('currency = "euro"\n', "tariff.currency", "ISO 4217"),
+        ('currency = "EUR"\nfiat_price_per_kwh = 0.3\n', "tariff.msat_per_fiat_unit", "missing"),
+        ('currency = "EUR"\nmsat_per_fiat_unit = 5\n', "tariff.fiat_price_per_kwh", "missing"),
+        (
+            'currency = "EUR"\nmsat_per_fiat_unit = 5\nfiat_price_per_kwh = -1\n',
+            "tariff.fiat_price_per_kwh",
+            "at least 0",
+        ),
+        (
+            'currency = "EUR"\nmsat_per_fiat_unit = 5\nfiat_price_per_kwh = "lots"\n',
+            "tariff.fiat_price_per_kwh",
+            "expected a number",
+        ),
+        (
+            'currency = "EUR"\nmsat_per_fiat_unit = 5\nfiat_price_per_kwh = 0.1\n',
+            "tariff.fiat_price_per_kwh",
+            "less than 1 msat",
+        ),
+        (
+            'currency = "EUR"\nmsat_per_fiat_unit = 5\nfiat_price_per_kwh = 1\n'
+            "price_msat_per_kwh = 5\n",
+            "tariff.price_msat_per_kwh",
+            "not allowed",
+        ),
+        (
+            "price_msat_per_kwh = 5\nfiat_price_per_kwh = 1\n",
+            "tariff.fiat_price_per_kwh",
+            "unknown",
+        ),
+    ],
+)
+def test_bad_fiat_tariffs(tmp_path: Path, prices: str, key: str, words: str) -> None:
+    config, identity = fiat_identity(tmp_path, prices)
+    expect_error(config, identity, key, words)
+
+
+def test_sessions_table_defaults_and_values(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert load_config(write_config(tmp_path / "a"), env={}).sessions == SessionsConfig()
+    config = write_config(
+        tmp_path / "b",
+        extra="\n[sessions]\nstart_timeout_s = 60\nprogress_every_wh = 2000\n"
+        "progress_every_s = 300\ndisconnect_timeout_s = 120\nstop_timeout_s = 90\n"
+        "sample_interval_s = 10\nstop_latency_s = 5\nrefund_max_fee_msat = 2000\n"
+        "refund_max_fee_ppm = 1000\nwithdraw_expiry_s = 86400\n",
+    )
+    sessions = load_config(config, env={}).sessions
+    assert sessions == SessionsConfig(60, 2000, 300, 120, 90, 10, 5, 2000, 1000, 86400)
+    assert sessions.refund_max_fee(1_000_000) == 2000
+    assert sessions.refund_max_fee(10_000_000) == 10_000
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "words"),
+    [
+        ("start_timeout_s = 1", "sessions.start_timeout_s", "at least 10"),
+        ("sample_interval_s = 0", "sessions.sample_interval_s", "at least 1"),
+        ("withdraw_expiry_s = 'week'", "sessions.withdraw_expiry_s", "expected an integer"),
+        ("stop_after = 5", "sessions.stop_after", "unknown key"),
+    ],
+)
+def test_bad_sessions_table(tmp_path: Path, line: str, key: str, words: str) -> None:
+    config = write_config(tmp_path, extra=f"\n[sessions]\n{line}\n")
+    expect_error(config, config, key, words)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "DecodedInvoice",
     "Invoice",
     "InvoiceStatus",
     "LightningBackend",
@@ -64,6 +65,19 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class DecodedInvoice:
+    """What a BOLT11 string says, checked by the node (refunds: verify before paying)."""
+
+    payment_hash: str
+    amount_msat: int | None  # None: the payer chooses the amount
+    payee: str  # node id (hex)
+    created_at: int
+    expires_at: int
+    description: str | None = None
+    description_hash: str | None = None  # hex
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     node_id: str
     alias: str
@@ -105,4 +119,12 @@ class LightningBackend(Protocol):
         """The outcome of an earlier :meth:`pay`, or None if the node never saw it."""
         ...
 
+    async def decode_invoice(self, bolt11: str) -> DecodedInvoice:
+        """Decode and check a BOLT11 invoice; raises LightningError when it is not valid."""
+        ...
+
     async def node_info(self) -> NodeInfo: ...
+
+    async def close(self) -> None:
+        """Release connections; the backend is not used afterwards."""
+        ...

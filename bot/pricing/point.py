@@ -37,6 +37,11 @@ class FiatPrice:
     per_kwh: Decimal  # fiat per kWh, after factor, markup, floor and cap
     per_btc: Decimal  # the exchange rate: fiat per bitcoin, fixed in the quote
 
+    @property
+    def msat_per_unit(self) -> int:
+        """The same rate as msat for one unit of fiat (the sessions quote's form), half up."""
+        return int((MSAT_PER_BTC / self.per_btc).to_integral_value(rounding=ROUND_HALF_UP))
+
     def as_json(self) -> dict[str, str]:
         return {
             "currency": self.currency,

@@ -20,6 +20,7 @@ def test_price_point_json() -> None:
         FiatPrice("EUR", Decimal("0.3003"), Decimal("60000")),
     )
     assert point.sat_per_kwh == Decimal("500.5")
+    assert point.fiat is not None and point.fiat.msat_per_unit == 1_666_667  # 1 EUR in msat
     assert point.as_json() == {
         "msat_per_kwh": 500_500,
         "source": "spot",

@@ -1,0 +1,4 @@
+"""Charging sessions: the state machine, tariffs and quotes, settlement and ids. No I/O here;
+the repository lives in :mod:`bot.store.sessions` and :mod:`bot.store.refunds`."""
+
+__all__: list[str] = []
