@@ -98,6 +98,15 @@ class TransactionStore:
         assert row is not None
         return _row(row), True
 
+    async def find_start(self, new: NewTransaction) -> TransactionRow | None:
+        """The transaction this exact StartTransaction already opened, if any."""
+        row = await self._db.fetchone(
+            f"{_SELECT} WHERE charger_id = ? AND connector_id = ? AND id_tag = ?"
+            " AND start_timestamp = ? AND meter_start_wh = ?",
+            (new.charger_id, new.connector_id, new.id_tag, new.start_timestamp, new.meter_start_wh),
+        )
+        return None if row is None else _row(row)
+
     async def stop(
         self, transaction_id: int, stop: TransactionStop, readings: Sequence[MeterRecord]
     ) -> TransactionRow | None:
