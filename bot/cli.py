@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+    sim = commands.add_parser("sim-charger", help="run a simulated OCPP 1.6 charge point")
+    sim.add_argument("--url", required=True, help="ws(s)://HOST:PORT/ocpp (the id is appended)")
+    sim.add_argument("--id", required=True, help="the charge point identity")
+    sim.add_argument("--password", required=True, help="its ocpp_password")
+    sim.add_argument("--power-w", type=int, default=11_000)
+    sim.add_argument("--connectors", type=int, default=1)
+    sim.add_argument("--clock-speed", type=float, default=1.0, help="simulated seconds per second")
+    sim.add_argument("--sample-interval", type=int, default=60, help="MeterValues every S seconds")
+    sim.add_argument("--auto-unplug", type=float, help="the car leaves S seconds after a stop")
     return parser
 
 
@@ -82,6 +91,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(run_demo())
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
+    if args.command == "sim-charger":
+        from bot.ocpp.simcharger import main_from_args
+
+        return main_from_args(args)
     config = load_config(args.config)
     if args.command == "run":
         from bot.app import serve

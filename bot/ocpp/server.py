@@ -132,6 +132,7 @@ class CentralSystem:
         if request.path.split("?", 1)[0] == "/healthz":
             body = json.dumps({"status": "ok", "chargers_online": len(self._connections)})
             response = connection.respond(HTTPStatus.OK, body + "\n")
+            del response.headers["Content-Type"]  # respond() made it text/plain
             response.headers["Content-Type"] = "application/json"
             return response
         decision = admit(request.path, request.headers.get("Authorization"), self._passwords)

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import signal
 import ssl
 import time
 from collections import deque
@@ -36,6 +37,7 @@ from ocpp.v16 import call
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bot.errors import ConfigError
 from bot.ocpp.simlink import SimLink
 from bot.ocpp.simstate import SimClock, SimConnector, meter_value
 
@@ -360,7 +362,15 @@ class SimCharger:
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    """``zapcharge sim-charger``: run one simulated charger until interrupted."""
+    """``zapcharge sim-charger``: run one simulated charger until SIGINT or SIGTERM."""
+    for flag, value in (
+        ("--power-w", args.power_w),
+        ("--connectors", args.connectors),
+        ("--clock-speed", args.clock_speed),
+        ("--sample-interval", args.sample_interval),
+    ):
+        if value <= 0:
+            raise ConfigError("sim-charger", flag, f"must be positive, got {value}")
     settings = SimSettings(
         url=args.url,
         charger_id=args.id,
@@ -371,8 +381,17 @@ def main_from_args(args: argparse.Namespace) -> int:
         sample_interval_s=args.sample_interval,
         auto_unplug_s=args.auto_unplug,
     )
-    logging.getLogger("bot.ocpp.simwire").setLevel(logging.WARNING)
-    sim = SimCharger(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(sim.run())
+    print(f"simulated charger {settings.charger_id} -> {settings.endpoint} (Ctrl-C stops it)")
+    asyncio.run(_run_until_signalled(SimCharger(settings)))
     return 0
+
+
+async def _run_until_signalled(sim: SimCharger) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await sim.run()
+    log.info("%s: stopped", sim.settings.charger_id)

@@ -9,19 +9,19 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bot.config import Config, load_config
+from bot.config import Config, ListenAddress, load_config
 from bot.ocpp import CentralSystem
 from bot.ports import MeterSample
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
-__all__ = ["Site", "RawCharger", "RecordingEvents", "running_central", "wait_until"]
+__all__ = ["RawCharger", "RecordingEvents", "Site", "running_central", "wait_until"]
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -163,13 +163,18 @@ class Site:
     port: int
     password: str
 
+    def password_of(self, charger_id: str) -> str:
+        charger = self.config.charger(charger_id)
+        assert charger is not None
+        return charger.ocpp_password
+
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ocpp/"
 
     @asynccontextmanager
     async def raw(self, charger_id: str = "cp-001", **kwargs: Any) -> AsyncIterator[RawCharger]:
-        headers = basic_auth(charger_id, self.password)
+        headers = basic_auth(charger_id, self.password_of(charger_id))
         async with connect(
             self.url + charger_id, subprotocols=["ocpp1.6"], additional_headers=headers, **kwargs
         ) as ws:  # type: ignore[list-item]
@@ -184,13 +189,16 @@ async def running_central(
     events: RecordingEvents | None = None,
     call_timeout: float = 5.0,
     db: Database | None = None,
+    port: int = 0,
     **kwargs: Any,
 ) -> AsyncIterator[Site]:
-    """Start a CentralSystem on 127.0.0.1 port 0 with real SQLite under ``root``."""
+    """Start a CentralSystem on 127.0.0.1 (port 0: any) with real SQLite under ``root``."""
     path = root / "relays.toml"
     if not path.exists():
         write_config(root, chargers=chargers)
     config = load_config(path, env={})
+    listen = ListenAddress("127.0.0.1", port)
+    config = replace(config, ocpp=replace(config.ocpp, listen=listen))
     own_db = db is None
     database = db or await Database.open(config.service.database_path)
     events = events or RecordingEvents()

@@ -168,10 +168,10 @@ async def test_concurrent_appends_are_group_committed_in_order(db: Database) -> 
         nonlocal statements
         statements += 1
 
-    await db._conn.set_trace_callback(count)  # noqa: SLF001 -- counting commits, test only
+    await db._conn.set_trace_callback(count)
     writers = [log.append([reading(n, transaction_id=100 + n % 5)]) for n in range(50)]
     await asyncio.gather(*writers)
-    await db._conn.set_trace_callback(None)  # noqa: SLF001 -- see above
+    await db._conn.set_trace_callback(None)
     for tx in range(100, 105):
         verdict = await verify_chain(db, f"tx:{tx}")
         assert verdict.ok and verdict.length == 10
