@@ -75,8 +75,7 @@ class ChargerConnection:
                 self.closed = True
                 self._fail_pending()
                 self._calls.put_nowait(None)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(worker), drain_timeout)
+                await asyncio.wait([worker], timeout=drain_timeout)
                 worker.cancel()
 
     async def close(self) -> None:

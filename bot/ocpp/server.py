@@ -209,7 +209,7 @@ class CentralSystem:
             )
             try:
                 await self.trigger_message(charger_id, "StatusNotification", row.connector_id)
-            except OcppError as error:
+            except Exception as error:  # a failed reconcile must not take the connection down
                 clog.warning("could not ask for connector %d status: %s", row.connector_id, error)
 
     async def _frame_refused(self, charger_id: str, error: FrameError, raw: str) -> None:

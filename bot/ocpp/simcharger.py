@@ -292,14 +292,19 @@ class SimCharger:
     async def _serve(self, link: SimLink) -> None:
         self._link, self.connected = link, True
         log.info("%s: connected", self.settings.charger_id)
+        # Two tasks owned here: the library's reader and our sender. When either ends (the
+        # connection dropped, or we dropped it) the other is cancelled and awaited.
+        tasks = [asyncio.create_task(link.start()), asyncio.create_task(self._drive(link))]
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(link.start())
-                group.create_task(self._drive(link))
-        except* (ConnectionClosed, TimeoutError):
-            log.info("%s: connection lost", self.settings.charger_id)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._link, self.connected = None, False
+            await _cancel_all(tasks)
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not isinstance(error, ConnectionClosed | TimeoutError):
+                raise error
+        log.info("%s: connection lost", self.settings.charger_id)
 
     async def _drive(self, link: SimLink) -> None:
         if not self._booted:
@@ -326,7 +331,8 @@ class SimCharger:
             wake_at = min([heartbeat_due, *self._due.values(), *self._unplug_at.values()])
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - time.monotonic()))
+                async with asyncio.timeout(max(0.0, wake_at - time.monotonic())):
+                    await self._wake.wait()
 
     def _tick(self, heartbeat_due: float) -> float:
         """Queue what is due: meter samples, a car leaving, a heartbeat."""
@@ -359,6 +365,16 @@ class SimCharger:
         self.sent.append((action, answer))
         if item.then is not None:
             item.then(answer)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel and await; cancel again while any is still running, because on Python 3.11
+    ``wait_for`` (used inside the ``ocpp`` library) can swallow a cancellation that
+    arrives together with its result."""
+    while pending := [t for t in tasks if not t.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=0.1)
 
 
 def main_from_args(args: argparse.Namespace) -> int:

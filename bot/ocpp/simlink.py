@@ -4,6 +4,7 @@ library answers one CALL at a time, so a handler must never wait for a call of i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -36,8 +37,24 @@ class SimLink(ChargePoint):  # type: ignore[misc]
         super().__init__(sim.settings.charger_id, ws, 30, logging.getLogger("bot.ocpp.simwire"))
         self.sim = sim
         self.ws = ws
+        self._handling = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def route_message(self, raw_msg: str) -> None:
+        self._handling += 1
+        self._idle.clear()
+        try:
+            await super().route_message(raw_msg)
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._idle.set()
 
     async def close(self) -> None:
+        """Close once the command being handled is answered: a real charger answers a
+        Reset before it goes down."""
+        await self._idle.wait()
         await self.ws.close()
 
     def _got(self, action: str, **payload: Any) -> None:

@@ -68,9 +68,21 @@ _SELECT = "SELECT * FROM transactions"
 
 
 class TransactionStore:
-    def __init__(self, db: Database, meter_log: MeterLog) -> None:
+    """The only writer of ``transactions``; it keeps recent rows in memory, because every
+    MeterValues message looks its transaction up."""
+
+    def __init__(self, db: Database, meter_log: MeterLog, *, cached: int = 4096) -> None:
         self._db = db
         self._meter_log = meter_log
+        self._cache: dict[int, TransactionRow] = {}
+        self._cache_size = cached
+
+    def _remember(self, row: TransactionRow) -> TransactionRow:
+        self._cache.pop(row.id, None)
+        self._cache[row.id] = row
+        if len(self._cache) > self._cache_size:
+            del self._cache[next(iter(self._cache))]  # the least recently stored
+        return row
 
     async def start(
         self, new: NewTransaction, readings: Callable[[int], Sequence[MeterRecord]]
@@ -96,7 +108,7 @@ class TransactionStore:
             await self._meter_log.append_in(tx, readings(transaction_id))
             row = await tx.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
         assert row is not None
-        return _row(row), True
+        return self._remember(_row(row)), True
 
     async def find_start(self, new: NewTransaction) -> TransactionRow | None:
         """The transaction this exact StartTransaction already opened, if any."""
@@ -128,11 +140,14 @@ class TransactionStore:
                 return None
             await self._meter_log.append_in(tx, readings)
             row = await tx.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
-        return None if row is None else _row(row)
+        return None if row is None else self._remember(_row(row))
 
     async def get(self, transaction_id: int) -> TransactionRow | None:
+        cached = self._cache.get(transaction_id)
+        if cached is not None:
+            return cached
         row = await self._db.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
-        return None if row is None else _row(row)
+        return None if row is None else self._remember(_row(row))
 
     async def open_of(self, charger_id: str) -> list[TransactionRow]:
         rows = await self._db.fetchall(

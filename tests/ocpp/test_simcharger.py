@@ -151,7 +151,8 @@ async def test_the_sim_charger_command(site: Site) -> None:
         await wait_until(lambda: bool(site.events.named("meter_values")), within=10)
         assert site.events.named("meter_values")[0][3][0].power_w == 22000
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), scaled(10))
     assert proc.returncode == 0, err.decode()
     assert b"simulated charger cp-001" in out
