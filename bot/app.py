@@ -59,8 +59,10 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
-    del config, db
-    return []
+    from bot.ocpp import CentralSystem
+    from bot.ocpp.events import UnwiredEvents  # until the session layer fills ChargerEvents
+
+    return [CentralSystem(config, db, UnwiredEvents())]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

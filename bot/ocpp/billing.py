@@ -242,7 +242,9 @@ class Billing:
     ) -> dict[str, Any]:
         context, notes, now = self._context, Notes(), self._context.clock()
         connector_id = integer(payload, "connectorId", notes)
-        named = integer(payload, "transactionId", notes) if "transactionId" in payload else None
+        # Quirk: "transactionId": null outside transactions.
+        has_id = payload.get("transactionId") is not None
+        named = integer(payload, "transactionId", notes) if has_id else None
         samples = meter_samples(
             _required_list(payload, "meterValue"), fallback_timestamp=iso_time(now), notes=notes
         )

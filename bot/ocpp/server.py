@@ -165,13 +165,14 @@ class CentralSystem:
         )
         previous = self._connections.get(charger_id)
         self._connections[charger_id] = connection
-        if previous is not None:
-            # The old socket is most likely half-dead (NAT timeout, modem reset): the newer wins.
-            clog.warning("new connection replaces the previous one")
-            await previous.close()
         await self._set_online(charger_id, True)
         try:
             async with asyncio.TaskGroup() as group:
+                if previous is not None:
+                    # The old socket is most likely half-dead (NAT timeout, modem reset): the
+                    # newer wins, and is served while the old one's close handshake times out.
+                    clog.warning("new connection replaces the previous one")
+                    group.create_task(previous.close())
                 reconcile = group.create_task(self._reconcile(connection))
                 try:
                     await connection.run(drain_timeout=self._call_timeout)

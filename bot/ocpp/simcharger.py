@@ -104,7 +104,6 @@ class SimCharger:
         self._offline_until = 0.0
         self._due: dict[int, float] = {}
         self._unplug_at: dict[int, float] = {}
-        self._link: SimLink | None = None
 
     # -- hooks for tests and the demo -----------------------------------------------------
 
@@ -290,7 +289,7 @@ class SimCharger:
             await asyncio.sleep(self.settings.reconnect_delay_s)
 
     async def _serve(self, link: SimLink) -> None:
-        self._link, self.connected = link, True
+        self.connected = True
         log.info("%s: connected", self.settings.charger_id)
         # Two tasks owned here: the library's reader and our sender. When either ends (the
         # connection dropped, or we dropped it) the other is cancelled and awaited.
@@ -298,7 +297,7 @@ class SimCharger:
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._link, self.connected = None, False
+            self.connected = False
             await _cancel_all(tasks)
         for task in tasks:
             error = None if task.cancelled() else task.exception()

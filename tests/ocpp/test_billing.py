@@ -102,21 +102,20 @@ async def test_meter_values_go_to_the_transaction_chain_and_the_events(site: Sit
             "meterValue": [reading("1500", "2025-01-01T10:01:00Z")],
         }
         assert await raw.ok("MeterValues", payload) == {}
-        # Without transactionId: the connector's open transaction.
-        assert (
-            await raw.ok(
-                "MeterValues",
-                {"connectorId": 1, "meterValue": [reading("1.9", "2025-01-01T10:02:00Z") | {}]},
-            )
-            == {}
-        )
+        # Without transactionId (quirk: or with null): the connector's open transaction.
+        for energy in ("1.9", "2.0"):
+            unnamed = {"connectorId": 1, "transactionId": None, "meterValue": [reading(energy, T0)]}
+            if energy == "2.0":
+                del unnamed["transactionId"]
+            assert await raw.ok("MeterValues", unnamed) == {}
     events = site.events.named("meter_values")
     assert [(e[2], e[3][0].energy_wh, e[3][0].power_w, e[3][0].soc_percent) for e in events] == [
         (transaction_id, 1500.0, 11000.0, 40.0),
         (transaction_id, 1.9, 11000.0, 40.0),
+        (transaction_id, 2.0, 11000.0, 40.0),
     ]
     verdict = await verify_chain(site.db, transaction_chain(transaction_id))
-    assert verdict.ok and verdict.length == 3
+    assert verdict.ok and verdict.length == 4
 
 
 async def test_readings_outside_transactions_are_kept_per_connector(site: Site) -> None:
