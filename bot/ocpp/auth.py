@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import unquote
 
-__all__ = ["OCPP_PATH", "Admitted", "Refused", "admit"]
+__all__ = ["OCPP_PATH", "Admitted", "RedactingLog", "Refused", "admit"]
 
 OCPP_PATH = "/ocpp/"
 
@@ -65,3 +66,15 @@ def _basic(header: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
+
+
+class RedactingLog(logging.LoggerAdapter[logging.Logger]):
+    """For ``websockets``: at DEBUG it logs every handshake header, Authorization too."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.getLogger(name), {})
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
+        if len(args) == 2 and str(args[0]).lower() == "authorization":
+            args = (args[0], "[redacted]")
+        super().log(level, msg, *args, **kwargs)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from bot.config import Config
 from bot.errors import ChargerOffline, OcppError
 from bot.log import charger_log
 from bot.ocpp import commands
-from bot.ocpp.auth import Admitted, Refused, admit
+from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
 from bot.ocpp.billing import Billing
 from bot.ocpp.connection import ChargerConnection
 from bot.ocpp.frames import FrameError, MessageType, schema_error
@@ -104,7 +104,7 @@ class CentralSystem:
             compression=None,
             max_size=HARD_FRAME_LIMIT,
             ssl=self._tls(),
-            logger=logging.getLogger("bot.ocpp.websockets"),
+            logger=RedactingLog("bot.ocpp.websockets"),
         ) as server:
             self.port = int(server.sockets[0].getsockname()[1])
             scheme = "wss" if self._config.ocpp.tls_cert else "ws"

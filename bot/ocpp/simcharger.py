@@ -38,6 +38,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bot.errors import ConfigError
+from bot.ocpp.auth import RedactingLog
 from bot.ocpp.simlink import SimLink
 from bot.ocpp.simstate import SimClock, SimConnector, meter_value
 
@@ -282,6 +283,7 @@ class SimCharger:
                     ssl=self.settings.ssl_context,
                     compression=None,
                     open_timeout=10,
+                    logger=RedactingLog("bot.ocpp.sim.websockets"),
                 ) as ws:
                     await self._serve(SimLink(self, ws))
             except (OSError, InvalidHandshake, TimeoutError) as error:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import ssl
 import subprocess
@@ -279,3 +280,16 @@ async def test_a_command_sent_from_inside_an_event_does_not_deadlock(site: Site)
         await sim.wait_for(lambda: sim.connectors[1].transaction_id is None, scaled(5))
     finally:
         await stop(task)
+
+
+async def test_no_password_in_the_logs_even_at_debug(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, task = await with_sim(site)
+    await stop(task)
+    assert await refused_status(site.url + "cp-001", basic_auth("cp-001", "wrong-password")) == 401
+    token = basic_auth("cp-001", site.password)["Authorization"].split()[1]
+    assert "Authorization" in caplog.text  # the header was logged, its value not
+    assert site.password not in caplog.text and token not in caplog.text
+    assert "wrong-password" not in caplog.text
