@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.log import charger_log
@@ -153,8 +154,7 @@ class Billing:
                 )
             ]
 
-        stored = NewTransaction(**{**new.__dict__, "authorized": authorized})
-        row, _ = await context.transactions.start(stored, readings)
+        row, _ = await context.transactions.start(replace(new, authorized=authorized), readings)
         clog = charger_log(log, new.charger_id)
         if authorized:
             clog.info(

@@ -42,19 +42,7 @@ __all__ = ["Context", "Handler", "Handlers", "RemoteStarts", "iso_time"]
 log = logging.getLogger("bot.ocpp")
 
 Handler = Callable[[str, dict[str, Any], str], Awaitable[dict[str, Any]]]
-# What a central system may receive in OCPP 1.6 (Core, firmware, smart charging).
-_CHARGER_ACTIONS = {
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-}
+# Actions of OCPP 1.6 that a charger must not send us get NotSupported, others NotImplemented.
 _KNOWN_ACTIONS = {a.value for a in Action}
 
 
