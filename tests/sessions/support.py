@@ -150,7 +150,8 @@ async def rig(
     config = load_config(write_config(tmp_path, chargers=chargers))
     settings = {"start_timeout_s": 3, "stop_timeout_s": 3, "disconnect_timeout_s": 2} | sessions
     config = replace(config, sessions=replace(config.sessions, **settings))
-    db = await Database.open(tmp_path / "zapcharge.sqlite")
+    config.service.database_path.parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(config.service.database_path)
     driver = driver or Driver()
     async with AsyncExitStack() as stack:
         stack.push_async_callback(db.close)
