@@ -118,6 +118,10 @@ class Steps:
 
     async def start(self, s: Session) -> bool:
         if not self.control.is_online(s.charger_id):
+            # After a restart the charger needs a moment to reconnect; the pay side refused
+            # payments for offline chargers, so waiting up to the start timeout is enough.
+            if self.clock() - s.updated_at < self.cfg.start_timeout_s:
+                return False
             await self.store.apply(s.id, State.PAID, Event.CHARGER_OFFLINE, stop_reason="offline")
             return True
         deadline = self.clock() + self.cfg.start_timeout_s
