@@ -51,7 +51,7 @@ def _configure(root: Path) -> tuple[Path, int]:
 @asynccontextmanager
 async def bot(config: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
     with (config.parent / "bot.log").open("ab") as log:
-        process = subprocess.Popen(  # noqa: ASYNC220, S603 -- our own CLI; Popen returns at once
+        process = subprocess.Popen(  # noqa: ASYNC220 -- our own CLI; Popen returns at once
             [sys.executable, "-m", "bot", "--config", str(config), "run"],
             stdout=subprocess.DEVNULL,
             stderr=log,
