@@ -59,8 +59,10 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
-    del config, db
-    return []
+    from bot.nostr.stack import NostrStack
+
+    nostr = NostrStack.build(config, db)  # the lead passes driver_commands= once sessions exist
+    return [*nostr.services]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

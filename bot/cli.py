@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
+
+    watch = commands.add_parser("watch", help="live table of charger status read from relays")
+    watch.add_argument("--geohash", help="only chargers in this geohash cell (1-9 characters)")
+    watch.add_argument("--relay", action="append", metavar="URL", help="relay(s) to read")
+    watch.add_argument("--json", action="store_true")
+    watch.add_argument("--once", action="store_true", help="print the current table and exit")
     return parser
 
 
@@ -82,6 +88,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(run_demo())
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
+    if args.command == "watch":
+        from bot.nostr.watch import main_from_args
+
+        return main_from_args(args)
     config = load_config(args.config)
     if args.command == "run":
         from bot.app import serve
