@@ -50,8 +50,9 @@ def normalize_relay_url(url: str) -> str:
 class Subscription:
     """Events of one long-lived REQ, in arrival order; full queues drop (and log) events."""
 
-    def __init__(self, sub_id: str, maxsize: int) -> None:
+    def __init__(self, sub_id: str, filters: Sequence[Any], maxsize: int) -> None:
         self.id = sub_id
+        self.filters = list(filters)
         self.events: asyncio.Queue[Any] = asyncio.Queue(maxsize)
         self.eose = asyncio.Event()
 
@@ -147,7 +148,9 @@ class RelayPool:
                 parsed = nostr_sdk.RelayUrl.parse(url)
                 await client.add_relay(parsed, caps, False, self._options())
                 self._relays[url] = await client.relay(parsed)
-            await client.connect()
+            # Wait a moment for the first connections: a send to a relay that is still
+            # connecting would otherwise be answered "relay not connected".
+            await client.connect(timedelta(seconds=self._connect_wait_s))
             self._client = client
             log.info("relay pool: %d relay(s) configured", len(self._configured))
 
@@ -192,19 +195,37 @@ class RelayPool:
                         sub.eose.set()
 
     async def _watch_connections(self) -> None:
-        connected: set[str] = set()
+        # The count of successful connections, not the status: a relay that restarts
+        # between two polls is CONNECTED both times, but its count went up.
+        successes: dict[str, int] = {}
         while True:
             for url, relay in list(self._relays.items()):
-                if relay.status() == _CONNECTED:
-                    if url not in connected:
-                        connected.add(url)
-                        log.info("relay %s connected", url)
-                        for listener in self._listeners:
-                            listener(url)
-                elif url in connected:
-                    connected.discard(url)
-                    log.warning("relay %s disconnected", url)
+                count = relay.stats().success()
+                if count > successes.get(url, 0):
+                    log.info("relay %s connected", url)
+                    if url in successes:
+                        await self._resubscribe(url, relay)
+                    for listener in self._listeners:
+                        listener(url)
+                successes[url] = count
             await asyncio.sleep(self._poll_interval_s)
+
+    async def _resubscribe(self, url: str, relay: Any) -> None:
+        """Send our REQs again after a reconnect.
+
+        Measured with nostr-sdk 0.45.1 and LocalRelay: after a relay restart the SDK did
+        not always re-send the REQ, and the subscription went silent for good.
+        """
+        configured = self._configured.get(url)
+        if configured is None or not configured.read:
+            return
+        for sub in list(self._subs.values()):
+            try:
+                await relay.unsubscribe(sub.id)
+                target = nostr_sdk.ReqTarget.single(nostr_sdk.RelayUrl.parse(url), sub.filters)
+                await self._client.subscribe(target, sub.id)
+            except Exception as exc:  # NostrSdkError: the relay dropped again; next time
+                log.warning("could not renew subscription %s on %s: %s", sub.id, url, exc)
 
     async def _ensure_writable(self, url: str) -> bool:
         """Add a driver's relay (or give a read-only one write); True if it is new."""
@@ -296,7 +317,7 @@ class RelayPool:
         The SDK re-sends the REQ after each reconnect.
         """
         await self.start()
-        sub = Subscription(f"zc-{next(self._sub_ids)}", maxsize)
+        sub = Subscription(f"zc-{next(self._sub_ids)}", filters, maxsize)
         self._subs[sub.id] = sub
         if not self.read_relays:
             log.warning("no read relays: subscription %s receives nothing", sub.id)

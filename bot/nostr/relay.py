@@ -7,6 +7,7 @@ down and bring it back on the same port (with an empty store), for outage tests.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ __all__ = ["LocalRelay", "free_port", "local_relay"]
 # relay must take a whole outbox flush at once.
 _MAX_REQS = 1_000
 _NOTES_PER_MINUTE = 10_000_000
+_BIND_ATTEMPTS = 60
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,9 +59,18 @@ class LocalRelay:
         if self.auth:
             mode = nostr_sdk.LocalRelayBuilderNip42Mode.BOTH
             builder = builder.nip42(nostr_sdk.LocalRelayBuilderNip42(mode=mode))
-        relay = builder.build()
-        await relay.run()
-        self._relay = relay
+        # shutdown() returns before the old listener is closed: retry the bind briefly.
+        for attempt in range(_BIND_ATTEMPTS):
+            relay = builder.build()
+            try:
+                await relay.run()
+            except Exception as exc:  # NostrSdkError: "Address already in use"
+                if "in use" not in str(exc) or attempt == _BIND_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05)
+                continue
+            self._relay = relay
+            return
 
     def stop(self) -> None:
         relay, self._relay = self._relay, None
