@@ -84,6 +84,7 @@ class PresencePublisher:
 
     async def publish(self) -> int:
         """Queue every standing event that changed or is due for a refresh."""
+        await self._book.load()
         now = self._clock()
         events: list[tuple[str, Sequence[str]]] = []
         published: list[tuple[str, int, str, float | None]] = []

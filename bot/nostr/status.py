@@ -126,6 +126,7 @@ class StatusPublisher:
 
     async def publish(self, charger_ids: Sequence[str]) -> None:
         """Publish the current status of these chargers (unchanged ones only if expiring)."""
+        await self._book.load()
         states = await self._store.charger_states(charger_ids)
         now = self._clock()
         events: list[tuple[str, Sequence[str]]] = []

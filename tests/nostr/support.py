@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,30 @@ from typing import Any
 import nostr_sdk
 
 from bot.app import register_chargers
-from bot.config import Config, load_config
+from bot.config import ChargerConfig, Config, Connector, Tariff, load_config
+from bot.nostr.keys import generate_keys
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
-__all__ = ["Driver", "nostr_config", "running", "wait_until"]
+__all__ = ["Driver", "make_charger", "nostr_config", "open_db", "running", "wait_until"]
+
+
+def make_charger(**changes: object) -> ChargerConfig:
+    charger = ChargerConfig(
+        id="cp-001",
+        name="Harbour charger 1",
+        about="22 kW Type 2, pay with a zap",
+        picture="https://charge.example.org/img/cp-001.jpg",
+        lat=48.1372,
+        lon=11.5756,
+        address="Hafenstrasse 1, 80331 Munich, DE",
+        ocpp_password="change-me-please",
+        connectors=(Connector(1, "Type2", 22000), Connector(2, "CCS2", 50000)),
+        tariff=Tariff("static", 250_000, 0, 1_000_000, 200_000_000),
+        key_file=Path("cp-001.key"),
+        keys=generate_keys(),
+    )
+    return replace(charger, **changes)  # type: ignore[arg-type]
 
 
 def nostr_config(

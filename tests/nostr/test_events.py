@@ -2,13 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
-from pathlib import Path
 
 import coincurve
 import pytest
 
-from bot.config import ChargerConfig, Connector, RelayConfig, Tariff
+from bot.config import RelayConfig
 from bot.nostr.events import (
     ChargerSnapshot,
     ConnectorState,
@@ -24,26 +22,9 @@ from bot.nostr.events import (
     user_status_tags,
 )
 from bot.nostr.keys import generate_keys
+from tests.nostr.support import make_charger
 
 LADDER = ["u", "u2", "u28", "u281", "u281z", "u281z7", "u281z7j", "u281z7j5", "u281z7j5e"]
-
-
-def make_charger(**changes: object) -> ChargerConfig:
-    charger = ChargerConfig(
-        id="cp-001",
-        name="Harbour charger 1",
-        about="22 kW Type 2, pay with a zap",
-        picture="https://charge.example.org/img/cp-001.jpg",
-        lat=48.1372,
-        lon=11.5756,
-        address="Hafenstrasse 1, 80331 Munich, DE",
-        ocpp_password="change-me-please",
-        connectors=(Connector(1, "Type2", 22000), Connector(2, "CCS2", 50000)),
-        tariff=Tariff("static", 250_000, 0, 1_000_000, 200_000_000),
-        key_file=Path("cp-001.key"),
-        keys=generate_keys(),
-    )
-    return replace(charger, **changes)  # type: ignore[arg-type]
 
 
 def snapshot(*statuses: str, online: bool = True, price: int = 250_000) -> ChargerSnapshot:
