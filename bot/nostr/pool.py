@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import nostr_sdk
 
@@ -69,6 +69,9 @@ class Subscription:
 
 class RelayPool:
     name = "nostr-relays"
+    # nostr-sdk keeps the callback event loop in one process-wide variable; this counts
+    # the open pools that set it, so that the last one to close clears it.
+    _loop_users: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -89,6 +92,7 @@ class RelayPool:
         self._max_extra = max_extra_relays
         self._poll_interval_s = poll_interval_s
         self._client: Any = None
+        self._closed = False
         self._stream: Any = None
         self._start_lock = asyncio.Lock()
         self._add_lock = asyncio.Lock()
@@ -130,13 +134,21 @@ class RelayPool:
         async with self._start_lock:
             if self._client is not None:
                 return
+            if self._closed:
+                # A late send from a service that is shutting down must not open a new
+                # client that nobody will close.
+                raise NostrError("the relay pool is closed")
             builder = nostr_sdk.ClientBuilder().verify_subscriptions(True)
             if self._auth_keys is not None:
                 # The authenticator is a callback from Rust into Python: it needs our loop.
                 nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
+                RelayPool._loop_users += 1
                 signer = nostr_sdk.SignerAuthenticator(self._auth_keys.sdk_keys)
                 builder = builder.authenticator(signer)
             client = builder.build()
+            # Stored before the first await: if start() is cancelled half-way, close()
+            # still shuts the client down (and clears the callback loop).
+            self._client = client
             self._stream = client.notifications()
             for url, relay in self._configured.items():
                 caps = nostr_sdk.RelayCapabilities.none()
@@ -151,22 +163,29 @@ class RelayPool:
             # Wait a moment for the first connections: a send to a relay that is still
             # connecting would otherwise be answered "relay not connected".
             await client.connect(timedelta(seconds=self._connect_wait_s))
-            self._client = client
             log.info("relay pool: %d relay(s) configured", len(self._configured))
 
     async def close(self) -> None:
         async with self._start_lock:
+            self._closed = True
             client, self._client = self._client, None
             if client is None:
                 return
             self._relays.clear()
             self._writable.clear()
             self._extras.clear()
-            await client.shutdown()
-            # notes.md: with an authenticator, exiting right after shutdown() could segfault.
-            await asyncio.sleep(0.05)
-            if self._auth_keys is not None:
-                nostr_sdk.uniffi_set_event_loop(None)
+            try:
+                await client.shutdown()
+                # notes.md: with an authenticator, exiting right after shutdown() could
+                # segfault.
+                await asyncio.sleep(0.05)
+            finally:
+                if self._auth_keys is not None:
+                    RelayPool._loop_users -= 1
+                    if RelayPool._loop_users == 0:
+                        # A loop left set would be used by every later SDK call, even
+                        # from another event loop (each test has its own).
+                        nostr_sdk.uniffi_set_event_loop(None)
 
     async def run(self) -> None:
         await self.start()
