@@ -132,9 +132,9 @@ def open_nip04(receiver: ChargerKeys, event: Any) -> IncomingDm:
 
 
 def parse_command(text: str) -> str:
-    """``status``, ``stop`` or ``help``: the first word, any case, '/' or '!' allowed."""
+    """``status``, ``stop`` or ``help``: the first word, in any case and punctuation."""
     words = text.strip().lower().split()
-    word = words[0].lstrip("/!") if words else ""
+    word = words[0].strip("/!?.,:;") if words else ""
     return word if word in COMMANDS else "help"
 
 

@@ -4,7 +4,7 @@ Implements ``bot.ports.Messenger``. A DM goes as a NIP-17 gift wrap to the drive
 10050 relays; without such a list, to the relays the caller names (the driver's zap
 request relays); and always to our write relays too (the outbox adds them). A legacy
 NIP-04 copy is sent only when ``[dm] nip04_fallback`` is on and the driver has no 10050
-list (their client probably predates NIP-17), or when replying to a NIP-04 command.
+list (their client probably predates NIP-17) or wrote to us with NIP-04 themselves.
 """
 
 from __future__ import annotations
@@ -79,9 +79,14 @@ class DirectMessenger:
         text: str,
         fallback_relays: Sequence[str] = (),
         *,
-        reply_nip04: bool = False,
+        nip04: bool | None = None,
     ) -> list[int]:
-        """Queue the DM in the outbox; returns the outbox row ids."""
+        """Queue the DM in the outbox; returns the outbox row ids.
+
+        ``nip04``: add a NIP-04 copy (only ever when the config allows it): True when
+        replying to a NIP-04 command, False when the driver just used NIP-17, None to
+        decide by the driver's relay lists.
+        """
         keys = self._keys.get(charger_id)
         if keys is None:
             raise NostrError(f"no charger {charger_id!r} to send a DM from")
@@ -92,7 +97,9 @@ class DirectMessenger:
         profile = await self.profile_of(recipient)
         relays = profile.dm_relays or tuple(fallback_relays)
         events: list[tuple[str, Sequence[str]]] = [(gift_wrap(keys, recipient, text), relays)]
-        if self._nip04 and (reply_nip04 or not profile.dm_relays):
+        if nip04 is None:
+            nip04 = not profile.dm_relays
+        if self._nip04 and nip04:
             now = int(self._clock())
             events.append((nip04_message(keys, recipient, text, now), relays))
         ids = await self._outbox.enqueue_many(events)

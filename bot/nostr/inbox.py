@@ -134,6 +134,4 @@ class DmReceiver:
         clog.info("%s command %r from %s", dm.protocol, command, dm.sender[:12])
         reply = await self._commands.driver_command(charger.id, dm.sender, command)
         if reply:
-            await self._messenger.send(
-                charger.id, dm.sender, reply, reply_nip04=dm.protocol == "nip04"
-            )
+            await self._messenger.send(charger.id, dm.sender, reply, nip04=dm.protocol == "nip04")

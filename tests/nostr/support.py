@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -15,11 +16,20 @@ import nostr_sdk
 
 from bot.app import register_chargers
 from bot.config import ChargerConfig, Config, Connector, Tariff, load_config
-from bot.nostr.keys import generate_keys
+from bot.nostr.keys import ChargerKeys, generate_keys
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
-__all__ = ["Driver", "make_charger", "nostr_config", "open_db", "running", "wait_until"]
+__all__ = [
+    "Driver",
+    "make_charger",
+    "nostr_config",
+    "open_db",
+    "rumor_json",
+    "running",
+    "wait_until",
+    "wrap_by_hand",
+]
 
 
 def make_charger(**changes: object) -> ChargerConfig:
@@ -156,3 +166,33 @@ class Driver:
                 )
                 messages.append(("nip04", event.author().to_hex(), text))
         return sorted(messages)
+
+
+def rumor_json(author: str, text: str, recipient: str, **changes: Any) -> str:
+    rumor = {
+        "pubkey": author,
+        "created_at": int(time.time()),
+        "kind": 14,
+        "tags": [["p", recipient]],
+        "content": text,
+    }
+    rumor.update(changes)
+    return json.dumps(rumor)
+
+
+def wrap_by_hand(
+    seal_signer: nostr_sdk.Keys, rumor: str, receiver: ChargerKeys, *, seal_kind: int = 13
+) -> nostr_sdk.Event:
+    """A gift wrap built step by step, so each layer can be made wrong on purpose."""
+    to = nostr_sdk.PublicKey.parse(receiver.public_key_hex)
+    sealed = nostr_sdk.nip44_encrypt(seal_signer.secret_key(), to, rumor, nostr_sdk.Nip44Version.V2)
+    seal = nostr_sdk.EventBuilder(nostr_sdk.Kind(seal_kind), sealed).finalize(seal_signer)
+    one_time = nostr_sdk.Keys.generate()
+    wrapped = nostr_sdk.nip44_encrypt(
+        one_time.secret_key(), to, seal.as_json(), nostr_sdk.Nip44Version.V2
+    )
+    return (
+        nostr_sdk.EventBuilder(nostr_sdk.Kind(1059), wrapped)
+        .tags([nostr_sdk.Tag.parse(["p", receiver.public_key_hex])])
+        .finalize(one_time)
+    )

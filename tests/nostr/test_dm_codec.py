@@ -16,37 +16,10 @@ from bot.nostr.dm_codec import (
     parse_command,
     recipient_of,
 )
-from bot.nostr.keys import ChargerKeys, generate_keys
+from bot.nostr.keys import generate_keys
+from tests.nostr.support import rumor_json, wrap_by_hand
 
 V2 = nostr_sdk.Nip44Version.V2
-
-
-def rumor_json(author: str, text: str, recipient: str, **changes: Any) -> str:
-    rumor = {
-        "pubkey": author,
-        "created_at": int(time.time()),
-        "kind": 14,
-        "tags": [["p", recipient]],
-        "content": text,
-    }
-    rumor.update(changes)
-    return json.dumps(rumor)
-
-
-def wrap_by_hand(
-    seal_signer: nostr_sdk.Keys, rumor: str, receiver: ChargerKeys, *, seal_kind: int = 13
-) -> nostr_sdk.Event:
-    """A gift wrap built step by step, so each layer can be made wrong on purpose."""
-    to = nostr_sdk.PublicKey.parse(receiver.public_key_hex)
-    sealed = nostr_sdk.nip44_encrypt(seal_signer.secret_key(), to, rumor, V2)
-    seal = nostr_sdk.EventBuilder(nostr_sdk.Kind(seal_kind), sealed).finalize(seal_signer)
-    one_time = nostr_sdk.Keys.generate()
-    wrapped = nostr_sdk.nip44_encrypt(one_time.secret_key(), to, seal.as_json(), V2)
-    return (
-        nostr_sdk.EventBuilder(nostr_sdk.Kind(1059), wrapped)
-        .tags([nostr_sdk.Tag.parse(["p", receiver.public_key_hex])])
-        .finalize(one_time)
-    )
 
 
 def test_a_gift_wrap_round_trips_and_hides_sender_and_time() -> None:
@@ -157,6 +130,8 @@ def test_nip04_round_trip_and_refusals() -> None:
         ("  STOP please", "stop"),
         ("/help", "help"),
         ("!status", "status"),
+        ("Stop!", "stop"),
+        ("Status?", "status"),
         ("what is this?", "help"),
         ("", "help"),
         ("stopp", "help"),
