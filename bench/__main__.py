@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS: tuple[str, ...] = ("bench.store",)
+BENCHMARKS: tuple[str, ...] = ("bench.store", "bench.nostr")
 
 
 def main(argv: list[str]) -> int:

@@ -346,7 +346,8 @@ class RelayPool:
         except Exception as exc:  # NostrSdkError
             raise NostrError(f"cannot subscribe: {exc}") from exc
         with suppress(TimeoutError):
-            await asyncio.wait_for(sub.eose.wait(), eose_timeout_s)
+            async with asyncio.timeout(eose_timeout_s):
+                await sub.eose.wait()
         return sub
 
     async def unsubscribe(self, sub: Subscription) -> None:

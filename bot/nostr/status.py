@@ -121,8 +121,11 @@ class StatusPublisher:
                     await asyncio.sleep(1.0)
                 continue
             soonest = min((self._deadline(cid) for cid in self._chargers), default=now + 60)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the event is set, and the service never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, soonest - now))
+                async with asyncio.timeout(max(0.0, soonest - now)):
+                    await self._wake.wait()
 
     async def publish(self, charger_ids: Sequence[str]) -> None:
         """Publish the current status of these chargers (unchanged ones only if expiring)."""

@@ -157,7 +157,8 @@ async def watch(
         _draw(table, out, clock(), as_json, None)
         while True:
             try:
-                event = await asyncio.wait_for(sub.next(), 5.0)
+                async with asyncio.timeout(5.0):
+                    event = await sub.next()
             except TimeoutError:
                 if not as_json and out.isatty():
                     _draw(table, out, clock(), as_json, None)  # let expired rows disappear

@@ -71,6 +71,12 @@ class Attempt:
     error: str = ""
 
 
+_INSERT_CHUNK = 200  # 9 values a row, well below SQLite's limit of bound variables
+_INSERT_HEAD = (
+    "INSERT INTO outbox (event_id, kind, pubkey, event_json, relays, next_attempt_at,"
+    " created_at, address, expires_at) VALUES "
+)
+_INSERT_TAIL = " ON CONFLICT(event_id) DO NOTHING RETURNING id, event_id"
 _SELECT_DUE = (
     "SELECT id, event_id, kind, address, event_json, relays, attempts, expires_at, state,"
     " created_at FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
@@ -101,40 +107,45 @@ class OutboxStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, events: Sequence[NewOutboxEvent], now: float) -> list[int]:
-        """Store events (an event already stored keeps its row); return their row ids."""
-        ids: list[int] = []
+    async def add(
+        self, events: Sequence[NewOutboxEvent], now: float, lease_s: float = 0.0
+    ) -> list[tuple[int, bool]]:
+        """Store events; return (row id, newly stored) for each. A known event keeps its row.
+
+        ``lease_s`` > 0 stores the rows already claimed by the caller for that long.
+        """
+        found: dict[str, tuple[int, bool]] = {}
         async with self._db.transaction() as tx:
+            for first in range(0, len(events), _INSERT_CHUNK):
+                chunk = events[first : first + _INSERT_CHUNK]
+                rows = await tx.fetchall(
+                    _INSERT_HEAD
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    + _INSERT_TAIL,
+                    [v for e in chunk for v in _insert_values(e, now + lease_s, now)],
+                )
+                found.update((r["event_id"], (int(r["id"]), True)) for r in rows)
             for event in events:
-                await tx.execute(
-                    "INSERT INTO outbox (event_id, kind, pubkey, event_json, relays,"
-                    " next_attempt_at, created_at, address, expires_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING",
-                    (
-                        event.event_id,
-                        event.kind,
-                        event.pubkey,
-                        event.event_json,
-                        json.dumps(list(event.relays)),
-                        now,
-                        now,
-                        event.address,
-                        event.expires_at,
-                    ),
-                )
-                row = await tx.fetchone(
-                    "SELECT id FROM outbox WHERE event_id = ?", (event.event_id,)
-                )
-                assert row is not None  # inserted or already there, inside this transaction
-                ids.append(int(row["id"]))
-                if event.address is not None:
-                    # An older version of a replaceable event is not worth sending any more.
-                    await tx.execute(
-                        "UPDATE outbox SET state = 'superseded'"
-                        " WHERE address = ? AND state = 'pending' AND id < ?",
-                        (event.address, row["id"]),
+                if event.event_id not in found:  # stored before: keep its row
+                    row = await tx.fetchone(
+                        "SELECT id FROM outbox WHERE event_id = ?", (event.event_id,)
                     )
-        return ids
+                    assert row is not None  # the insert found it, in this transaction
+                    found[event.event_id] = (int(row["id"]), False)
+            newest: dict[str, int] = {}
+            for event in events:
+                if event.address is not None:
+                    newest[event.address] = max(
+                        newest.get(event.address, 0), found[event.event_id][0]
+                    )
+            for address, outbox_id in newest.items():
+                # An older version of a replaceable event is not worth sending any more.
+                await tx.execute(
+                    "UPDATE outbox SET state = 'superseded'"
+                    " WHERE address = ? AND state = 'pending' AND id < ?",
+                    (address, outbox_id),
+                )
+        return [found[e.event_id] for e in events]
 
     async def claim_due(self, now: float, limit: int, lease_s: float) -> list[OutboxRow]:
         """Pending rows due by ``now``, oldest first; their next attempt moves ``lease_s`` on."""
@@ -220,6 +231,21 @@ class OutboxStore:
             return await tx.execute(
                 "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (before,)
             )
+
+
+def _insert_values(event: NewOutboxEvent, due: float, now: float) -> tuple[object, ...]:
+    relays = json.dumps(list(event.relays))
+    return (
+        event.event_id,
+        event.kind,
+        event.pubkey,
+        event.event_json,
+        relays,
+        due,
+        now,
+        event.address,
+        event.expires_at,
+    )
 
 
 def _outcome_update(attempt: Attempt) -> tuple[str, tuple[object, ...]]:

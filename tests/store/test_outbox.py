@@ -30,11 +30,16 @@ def event(n: int, *, address: str | None = None, expires_at: float | None = None
     )
 
 
+async def ids(store: OutboxStore, events: list[NewOutboxEvent], now: float) -> list[int]:
+    return [outbox_id for outbox_id, _ in await store.add(events, now)]
+
+
 async def test_an_event_is_stored_once_and_keeps_its_row(store: OutboxStore) -> None:
     first = await store.add([event(1), event(2)], now=100.0)
     again = await store.add([event(1)], now=200.0)
-    assert again == first[:1]
-    row = await store.get(first[0])
+    assert [new for _, new in first] == [True, True]
+    assert again == [(first[0][0], False)]
+    row = await store.get(first[0][0])
     assert row is not None
     assert (
         row.state == "pending" and row.relays == ("ws://127.0.0.1:1",) and row.created_at == 100.0
@@ -52,7 +57,7 @@ async def test_claimed_rows_are_leased_until_the_lease_runs_out(store: OutboxSto
 
 
 async def test_outcomes_and_per_relay_results_are_recorded(store: OutboxStore) -> None:
-    a, b, c = await store.add([event(1), event(2), event(3)], now=100.0)
+    a, b, c = await ids(store, [event(1), event(2), event(3)], now=100.0)
     refused = RelayResult("ws://r1", False, "blocked: no")
     await store.record(
         [
@@ -73,15 +78,15 @@ async def test_outcomes_and_per_relay_results_are_recorded(store: OutboxStore) -
 
 
 async def test_a_newer_replaceable_event_supersedes_a_pending_older_one(store: OutboxStore) -> None:
-    old, other = await store.add([event(1, address="33600:ab:cp"), event(2, address="0:ab:")], 1.0)
-    (new,) = await store.add([event(3, address="33600:ab:cp")], now=2.0)
+    old, other = await ids(store, [event(1, address="33600:ab:cp"), event(2, address="0:ab:")], 1.0)
+    (new,) = await ids(store, [event(3, address="33600:ab:cp")], now=2.0)
     assert (await store.get(old)).state == "superseded"  # type: ignore[union-attr]
     assert (await store.get(other)).state == "pending"  # type: ignore[union-attr]
     assert [r.id for r in await store.claim_due(3.0, 10, 60.0)] == [other, new]
 
 
 async def test_retry_now_makes_waiting_rows_due(store: OutboxStore) -> None:
-    (a,) = await store.add([event(1)], now=100.0)
+    (a,) = await ids(store, [event(1)], now=100.0)
     await store.record([Attempt(a, "retry", (), 101.0, 500.0)])
     assert await store.next_due_at() == 500.0
     assert await store.retry_now(200.0) == 1
@@ -89,7 +94,7 @@ async def test_retry_now_makes_waiting_rows_due(store: OutboxStore) -> None:
 
 
 async def test_prune_forgets_finished_rows_only(store: OutboxStore) -> None:
-    a, b = await store.add([event(1), event(2)], now=100.0)
+    a, b = await ids(store, [event(1), event(2)], now=100.0)
     await store.record([Attempt(a, "delivered", (RelayResult("ws://r", True, ""),), 101.0, 101.0)])
     assert await store.prune(before=200.0) == 1
     assert await store.get(a) is None and await store.results(a) == []
