@@ -44,11 +44,11 @@ FLAP_EVERY_S = (0.5, 2.0)
 async def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for batch in (1, 100):
-            async with local_relay() as relay:
-                await _throughput(Path(tmp) / f"throughput-{batch}.sqlite3", relay.url, batch)
+            async with local_relay() as url:
+                await _throughput(Path(tmp) / f"throughput-{batch}.sqlite3", url, batch)
         for interval in (3.0, 0.0):
-            async with local_relay() as relay:
-                await _latency(Path(tmp) / f"latency-{interval}.sqlite3", relay.url, interval)
+            async with local_relay() as url:
+                await _latency(Path(tmp) / f"latency-{interval}.sqlite3", url, interval)
 
 
 async def _services(db: Database, url: str) -> tuple[RelayPool, Outbox]:

@@ -268,8 +268,8 @@ class Outbox:
         if now - row.created_at > self._give_up_after_s:
             return Attempt(row.id, "failed", (), now, now, "no relay took it in time")
         targets = list(dict.fromkeys([*self._pool.write_relays, *row.relays]))
-        if not targets:
-            return self._retry(row, (), "no relays to send to")
+        if not targets:  # pool.start() already warned that no relay is configured
+            return self._retry(row, (), "no relays to send to", level=logging.DEBUG)
         answers = await self._pool.send(nostr_sdk.Event.from_json(row.event_json), targets)
         results = tuple(RelayResult(url, a.ok, a.message) for url, a in answers.items())
         now = self._clock()
@@ -284,12 +284,23 @@ class Outbox:
             return Attempt(row.id, "failed", results, now, now, error)
         return self._retry(row, results, error)
 
-    def _retry(self, row: OutboxRow, results: tuple[RelayResult, ...], error: str) -> Attempt:
+    def _retry(
+        self,
+        row: OutboxRow,
+        results: tuple[RelayResult, ...],
+        error: str,
+        level: int = logging.INFO,
+    ) -> Attempt:
         delay = min(self._max_delay_s, self._base_delay_s * 2 ** min(row.attempts, 20))
         delay *= 0.5 + self._rng()  # jitter: rows that failed together do not retry together
         now = self._clock()
-        log.info(
-            "outbox row %d (kind %d) not sent, retry in %.0f s: %s", row.id, row.kind, delay, error
+        log.log(
+            level,
+            "outbox row %d (kind %d) not sent, retry in %.0f s: %s",
+            row.id,
+            row.kind,
+            delay,
+            error,
         )
         return Attempt(row.id, "retry", results, now, now + delay, error)
 

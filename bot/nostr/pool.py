@@ -164,6 +164,8 @@ class RelayPool:
             # connecting would otherwise be answered "relay not connected".
             await client.connect(timedelta(seconds=self._connect_wait_s))
             log.info("relay pool: %d relay(s) configured", len(self._configured))
+            if not self.write_relays:
+                log.warning("no write relays configured: events wait in the outbox")
 
     async def close(self) -> None:
         async with self._start_lock:

@@ -79,7 +79,7 @@ class PresencePublisher:
         while True:
             count = await self.publish()
             if count:
-                log.info("published %d profile/relay/location event(s)", count)
+                log.info("queued %d profile, relay list and location event(s)", count)
             await asyncio.sleep(min(3600.0, self._refresh_s))
 
     async def publish(self) -> int:

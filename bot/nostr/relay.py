@@ -1,8 +1,8 @@
 """nostr-sdk's embedded relay on 127.0.0.1, for tests and ``zapcharge demo``.
 
-``async with local_relay() as relay:`` gives a running relay; ``relay.url`` is its
-``ws://127.0.0.1:<port>``. :meth:`LocalRelay.stop` and :meth:`LocalRelay.start` take it
-down and bring it back on the same port (with an empty store), for outage tests.
+``async with local_relay() as url:`` runs a relay for the block; ``url`` is its
+``ws://127.0.0.1:<port>``. For outage tests, :class:`LocalRelay` can :meth:`~LocalRelay.stop`
+and :meth:`~LocalRelay.start` again on the same port (with an empty store).
 """
 
 from __future__ import annotations
@@ -79,10 +79,11 @@ class LocalRelay:
 
 
 @asynccontextmanager
-async def local_relay(host: str = "127.0.0.1", *, auth: bool = False) -> AsyncIterator[LocalRelay]:
+async def local_relay(host: str = "127.0.0.1", *, auth: bool = False) -> AsyncIterator[str]:
+    """A running relay for the block; yields its URL. ``auth``: NIP-42 for reads and writes."""
     relay = LocalRelay(host, auth=auth)
     await relay.start()
     try:
-        yield relay
+        yield relay.url
     finally:
         relay.stop()

@@ -4,19 +4,27 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.nostr.relay import LocalRelay, local_relay
+from bot.nostr.relay import LocalRelay
 
 
 @pytest.fixture
 async def relay() -> AsyncIterator[LocalRelay]:
-    async with local_relay() as running:
+    running = LocalRelay()
+    await running.start()
+    try:
         yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture
 async def relay2() -> AsyncIterator[LocalRelay]:
-    async with local_relay() as running:
+    running = LocalRelay()
+    await running.start()
+    try:
         yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -98,15 +98,15 @@ async def _sent(pool: RelayPool, event: nostr_sdk.Event, url: str) -> bool:
 
 
 async def test_nip42_auth_is_answered_for_the_pool() -> None:
-    async with local_relay(auth=True) as relay:
-        pool = RelayPool([RelayConfig(relay.url)], auth_keys=generate_keys())
-        plain = RelayPool([RelayConfig(relay.url)])
+    async with local_relay(auth=True) as url:
+        pool = RelayPool([RelayConfig(url)], auth_keys=generate_keys())
+        plain = RelayPool([RelayConfig(url)])
         try:
             keys = nostr_sdk.Keys.generate()
-            refused = await plain.send(note(keys, "anon"), [relay.url])
-            assert refused[relay.url].message.startswith("auth-required")
-            answers = await pool.send(note(keys, "authed"), [relay.url])
-            assert answers[relay.url].ok, answers
+            refused = await plain.send(note(keys, "anon"), [url])
+            assert refused[url].message.startswith("auth-required")
+            answers = await pool.send(note(keys, "authed"), [url])
+            assert answers[url].ok, answers
             fetched = await pool.fetch([nostr_sdk.Filter().kind(nostr_sdk.Kind(1))])
             assert [e.content() for e in fetched] == ["authed"]
         finally:
