@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 GIFT_WRAP_BACKDATE_S = 2 * 86400
 _FUTURE_SLACK_S = 600  # clocks differ; a DM from ten minutes "ahead" is still fine
+_PRUNE_EVERY_S = 3600.0
 
 
 class DmReceiver:
@@ -56,6 +57,7 @@ class DmReceiver:
         clock: Callable[[], float] = time.time,
         max_age_s: float = 3600.0,
         concurrency: int = 32,
+        max_commands_per_hour: int = 30,
     ) -> None:
         self._chargers = {c.keys.public_key_hex: c for c in chargers}
         self._pool = pool
@@ -64,8 +66,11 @@ class DmReceiver:
         self._seen = seen
         self._clock = clock
         self._max_age_s = max_age_s
+        self._max_commands = max_commands_per_hour
         self._slots = asyncio.Semaphore(concurrency)
         self.ready = asyncio.Event()  # set once the subscription has reached EOSE
+        self._next_prune = 0.0
+        self._recent: dict[str, list[float]] = {}  # sender -> times of recent commands
 
     def filters(self, now: float) -> list[Any]:
         pubkeys = [nostr_sdk.PublicKey.parse(pk) for pk in self._chargers]
@@ -84,11 +89,24 @@ class DmReceiver:
         try:
             async with asyncio.TaskGroup() as group:
                 while True:
-                    event = await sub.next()
+                    try:
+                        async with asyncio.timeout(_PRUNE_EVERY_S):
+                            event = await sub.next()
+                    except TimeoutError:
+                        await self._prune()
+                        continue
                     await self._slots.acquire()
                     group.create_task(self._handle_in_slot(event))
+                    if self._clock() >= self._next_prune:
+                        await self._prune()
         finally:
             await self._pool.unsubscribe(sub)
+
+    async def _prune(self) -> None:
+        """Forget handled ids older than the look-back: those events are never asked for."""
+        now = self._clock()
+        self._next_prune = now + _PRUNE_EVERY_S
+        await self._seen.prune_dms(now - GIFT_WRAP_BACKDATE_S - 86400)
 
     async def _handle_in_slot(self, event: Any) -> None:
         try:
@@ -120,7 +138,23 @@ class DmReceiver:
         else:
             dm = open_nip04(charger.keys, event)
         self._check_age(dm, now)
+        if dm.sender in self._chargers:
+            raise DmRejected("sent by one of our own chargers (no reply loops)")
+        if not self._within_rate(dm.sender, now):
+            raise DmRejected(f"more than {self._max_commands} commands within the hour")
         await self._answer(charger, dm)
+
+    def _within_rate(self, sender: str, now: float) -> bool:
+        """A few commands per sender and hour: an auto-replying bot that answers our help
+        text must not start an endless conversation."""
+        recent = [t for t in self._recent.get(sender, []) if t > now - 3600]
+        if len(recent) >= self._max_commands:
+            self._recent[sender] = recent
+            return False
+        self._recent[sender] = [*recent, now]
+        if len(self._recent) > 10_000:  # forget quiet senders
+            self._recent = {s: ts for s, ts in self._recent.items() if ts[-1] > now - 3600}
+        return True
 
     def _check_age(self, dm: IncomingDm, now: float) -> None:
         if dm.created_at < now - self._max_age_s:

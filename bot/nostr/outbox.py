@@ -103,6 +103,7 @@ class Outbox:
         max_delay_s: float = 300.0,
         lease_s: float = 60.0,
         give_up_after_s: float = 7 * 86400.0,
+        keep_s: float = 14 * 86400.0,
     ) -> None:
         self._store = store
         self._pool = pool
@@ -113,6 +114,8 @@ class Outbox:
         self._max_delay_s = max_delay_s
         self._lease_s = lease_s
         self._give_up_after_s = give_up_after_s
+        self._keep_s = keep_s  # finished rows (and their relay answers) are kept this long
+        self._next_prune = 0.0
         self._wake = asyncio.Event()
         self._retry_all = True  # after a restart every pending row gets a fresh attempt
         self._in_flight: set[int] = set()
@@ -180,9 +183,18 @@ class Outbox:
                     self._dispatch(group, self._take_fresh())
                     if self._db_due_at <= self._clock():
                         await self._claim(group)
+                    if self._clock() >= self._next_prune:
+                        await self._prune()
                     await self._sleep()
         finally:
             await self._flush()
+
+    async def _prune(self) -> None:
+        now = self._clock()
+        self._next_prune = now + 3600.0
+        pruned = await self._store.prune(now - self._keep_s)
+        if pruned:
+            log.info("outbox: forgot %d finished row(s)", pruned)
 
     def _take_fresh(self) -> list[OutboxRow]:
         free = max(0, self._concurrency - len(self._in_flight))

@@ -54,7 +54,7 @@ class Bot:
         return self.config.chargers[0].keys.public_key_hex
 
     @asynccontextmanager
-    async def started(self) -> AsyncIterator[DmReceiver]:
+    async def started(self, **options: int) -> AsyncIterator[DmReceiver]:
         pool = RelayPool.from_config(self.config, retry_interval_s=0.2)
         outbox = Outbox(OutboxStore(self.db), pool)
         keys = {c.id: c.keys for c in self.config.chargers}
@@ -62,7 +62,9 @@ class Bot:
             keys, pool, outbox, nip04_fallback=self.config.dm.nip04_fallback
         )
         state = NostrStateStore(self.db)
-        receiver = DmReceiver(self.config.chargers, pool, messenger, self.commands, state)
+        receiver = DmReceiver(
+            self.config.chargers, pool, messenger, self.commands, state, **options
+        )
         try:
             async with running(pool, outbox, receiver):
                 await asyncio.wait_for(receiver.ready.wait(), scaled(5))
@@ -164,3 +166,27 @@ async def _calls(bot: Bot, n: int) -> bool:
 
 async def _dropped(caplog: pytest.LogCaptureFixture, n: int) -> bool:
     return sum("dropped DM" in r.getMessage() for r in caplog.records) >= n
+
+
+async def test_own_chargers_and_chatty_senders_get_no_answer(
+    tmp_path: Path, relay: LocalRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.nostr.inbox")
+    config = nostr_config(tmp_path, [relay.url], chargers=("cp-a", "cp-b"))
+    db = await open_db(tmp_path, config)
+    bot = Bot(config, db, Commands())
+    a, b = config.chargers
+    try:
+        async with bot.started(max_commands_per_hour=2), Driver([relay.url]) as driver:
+            from_b = Driver([relay.url])
+            from_b.keys = b.keys.sdk_keys
+            async with from_b:
+                await from_b.publish(from_b.nip17_to(a.keys.public_key_hex, "help"))
+            for text in ("status", "status?", "status!"):  # equal rumors would be one message
+                await driver.publish(driver.nip17_to(a.keys.public_key_hex, text))
+            await wait_until(lambda: _dropped(caplog, 2), what="two dropped DMs")
+        assert bot.commands.calls == [("cp-a", driver.pubkey, "status")] * 2
+        reasons = " ".join(r.getMessage() for r in caplog.records)
+        assert "our own chargers" in reasons and "2 commands within the hour" in reasons
+    finally:
+        await db.close()
