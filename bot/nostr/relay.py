@@ -21,7 +21,7 @@ __all__ = ["LocalRelay", "free_port", "local_relay"]
 # relay must take a whole outbox flush at once.
 _MAX_REQS = 1_000
 _NOTES_PER_MINUTE = 10_000_000
-_BIND_ATTEMPTS = 60
+_BIND_ATTEMPTS = 100  # 5 s
 
 
 def free_port(host: str = "127.0.0.1") -> int:
