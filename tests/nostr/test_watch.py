@@ -5,16 +5,18 @@ import io
 import json
 import sys
 import time
+from pathlib import Path
 
 import nostr_sdk
 import pytest
 
+from bot.cli import main
 from bot.config import ChargerConfig, Connector
 from bot.nostr.events import ChargerSnapshot, ConnectorState, sign_event, status_tags
 from bot.nostr.relay import LocalRelay
 from bot.nostr.watch import WatchTable, parse_status, watch
 from tests.helpers import scaled
-from tests.nostr.support import Driver, make_charger, wait_until
+from tests.nostr.support import Driver, make_charger, nostr_config, wait_until
 
 
 def status_event(charger: ChargerConfig, *statuses: str, created_at: int, ttl: int = 600) -> str:
@@ -141,3 +143,11 @@ async def test_the_cli_command(relay: LocalRelay) -> None:
         "geohash",
     ]
     assert len(lines) == 3 and lines[2].startswith("cp-berlin")
+
+
+def test_without_relays_watch_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = nostr_config(tmp_path, [])
+    assert main(["--config", str(config.path), "watch", "--once"]) == 2
+    assert "no read relays; pass --relay URL" in capsys.readouterr().err
