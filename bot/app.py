@@ -61,11 +61,13 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
+    from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
     from bot.ocpp.events import UnwiredEvents  # until the session layer fills ChargerEvents
 
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
-    return [pricing, CentralSystem(config, db, UnwiredEvents())]
+    nostr = NostrStack.build(config, db)  # driver_commands= once sessions exist
+    return [pricing, CentralSystem(config, db, UnwiredEvents()), *nostr.services]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
