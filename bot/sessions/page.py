@@ -69,14 +69,15 @@ class SessionPage:
         numbers["refund_status"] = refund.status.value if refund else None
         numbers["refund_qr_svg"] = None
         numbers["refund_lnurl"] = None
+        desk = self.desk or self.service.steps.desk  # attached after the page was built
         if (
             refund is not None
             and refund.status is RefundStatus.OFFERED
-            and self.desk is not None
+            and desk is not None
             and session.payer_pubkey is None
             and session.refund_msat
         ):
-            link = await self.desk.withdraw_link(session.id, session.refund_msat)
+            link = await desk.withdraw_link(session.id, session.refund_msat)
             if link is not None:
                 numbers["refund_lnurl"] = link.lnurl
                 numbers["refund_qr_svg"] = segno.make(link.lnurl.upper()).svg_inline(scale=4)
