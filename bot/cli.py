@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     simnode_cli.add_parser(commands)
 
+    importlib.import_module("bot.sessions.audit").add_parser(commands)
+
     price = commands.add_parser("price", help="a charger's price and where it came from")
     price.add_argument("id")
     price.add_argument("--at", help="ISO 8601 time (default now); no offset: charger's zone")
@@ -127,6 +129,10 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return 0
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
+    if args.command == "audit":
+        from bot.sessions.audit import main_from_args as audit_main
+
+        return audit_main(config, args)
     if args.command == "price":
         from bot.pricing.cli import main_from_args as price_main
 
