@@ -178,6 +178,7 @@ async def test_replays_start_nothing(
 
 
 async def test_two_relays_delivering_one_receipt_start_one_session(
+    *,
     zapper: Zapper,
     charger: ChargerConfig,
     db: Database,
