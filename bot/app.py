@@ -65,6 +65,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.lnurl.server import HttpServer
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
+    from bot.receipts.listener import ReceiptListener
     from bot.sessions.page import SessionPage
     from bot.sessions.service import SessionService
     from bot.store.refunds import RefundStore
@@ -76,7 +77,11 @@ def build_services(config: Config, db: Database) -> list[Service]:
     central = CentralSystem(config, db, sessions)
     sessions.attach(control=central, messenger=nostr.messenger, status=nostr.status)
     http = HttpServer(config.http.listen, [SessionPage(sessions, RefundStore(db))])
-    return [pricing, central, http, *nostr.services, sessions]
+    services: list[Service] = [pricing, central, http, *nostr.services, sessions]
+    receipts = ReceiptListener.from_config(config, db, nostr.pool, backend, sessions)
+    if receipts is not None:  # chargers that keep the operator's own zapper
+        services.append(receipts)
+    return services
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
