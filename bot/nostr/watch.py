@@ -26,7 +26,14 @@ from bot.nostr.events import KIND_STATUS
 from bot.nostr.pool import RelayPool
 from bot.table import format_table
 
-__all__ = ["WatchTable", "WatchedCharger", "main_from_args", "parse_status", "watch"]
+__all__ = [
+    "WatchTable",
+    "WatchedCharger",
+    "fetch_status_table",
+    "main_from_args",
+    "parse_status",
+    "watch",
+]
 
 _CLEAR = "\x1b[H\x1b[2J"
 
@@ -125,6 +132,16 @@ def status_filter(geohash: str | None) -> Any:
     return query
 
 
+async def fetch_status_table(
+    pool: RelayPool, geohash: str | None = None, timeout_s: float = 5.0
+) -> WatchTable:
+    """The chargers' newest status events stored on the pool's read relays, as a table."""
+    table = WatchTable()
+    for event in await pool.fetch([status_filter(geohash)], timeout_s):
+        _apply(table, event)
+    return table
+
+
 async def watch(
     relays: Sequence[str],
     *,
@@ -141,8 +158,7 @@ async def watch(
     table = WatchTable()
     if once:
         try:
-            for event in await pool.fetch([status_filter(geohash)], timeout_s):
-                _apply(table, event)
+            table = await fetch_status_table(pool, geohash, timeout_s)
         finally:
             await pool.close()
         rows = table.rows(clock())
