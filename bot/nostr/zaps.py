@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import nostr_sdk
 
 from bot.errors import LnurlError, ZapInvalid
-from bot.lnurl.invoice import DecodedInvoice, decode_invoice
+from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
 from bot.nostr.keys import ChargerKeys
 
 __all__ = [

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import ChargerConfig, Connector, Tariff
 from bot.errors import LnurlError, ZapInvalid
-from bot.lnurl.invoice import decode_invoice
+from bot.lightning.bolt11 import decode_invoice
 from bot.lnurl.protocol import (
     PayOffer,
     Urls,
