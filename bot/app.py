@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.config import Config
+from bot.pricing.service import PricingService
 from bot.store import Database
+from bot.store.pricing import PriceFeedCache
 
 __all__ = ["Service", "build_services", "run_services", "serve"]
 
@@ -59,8 +61,8 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
-    del config, db
-    return []
+    pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
+    return [pricing]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.lightning.simnode import cli as simnode_cli
 
     simnode_cli.add_parser(commands)
+
+    price = commands.add_parser("price", help="a charger's price and where it came from")
+    price.add_argument("id")
+    price.add_argument("--at", help="ISO 8601 time (default now); no offset: charger's zone")
+    price.add_argument("--offline", action="store_true", help="use stored feed data only")
+    price.add_argument("--json", action="store_true")
     return parser
 
 
@@ -78,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return per command
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -97,6 +103,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
+    if args.command == "price":
+        from bot.pricing.cli import main_from_args as price_main
+
+        return price_main(config, args)
     if args.command == "identity":
         return (
             _identity_show(config, args)

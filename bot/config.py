@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.nostr.keys import ChargerKeys, load_key_file
+from bot.pricing.config import PricingConfig, parse_pricing
 
 __all__ = [
     "CURRENCY_PATTERN",
@@ -184,6 +185,7 @@ class ChargerConfig:
     tariff: Tariff
     key_file: Path
     keys: ChargerKeys
+    pricing: PricingConfig | None = None  # load_charger always sets it; None means [tariff]
 
     def connector(self, connector_id: int) -> Connector | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
@@ -486,6 +488,12 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
         tariff=_tariff(table.table("tariff", required=True)),
         key_file=key_file,
         keys=load_key_file(key_file, passphrase, key="key_file"),
+    )
+    charger = replace(
+        charger,
+        pricing=parse_pricing(
+            str(path), table.raw("pricing", None), charger.tariff.price_msat_per_kwh
+        ),
     )
     table.done()
     return charger

@@ -12,6 +12,8 @@
     ├── NostrError             relays, signing, encryption
     ├── LnurlError             an LNURL request is refused; ``reason`` goes on the wire
     │   └── ZapInvalid         a zap request or receipt breaks a NIP-57 rule; ``code`` names it
+    ├── PricingError           a price feed sent something unusable (garbage, bad signature)
+    │   └── PriceFeedUnavailable   the feed could not be reached: retry, use the last good data
     └── SessionError           the charging session cannot do what was asked
         └── IllegalTransition  a state change that the session table does not allow
 
@@ -30,6 +32,8 @@ __all__ = [
     "LnurlError",
     "NostrError",
     "OcppError",
+    "PriceFeedUnavailable",
+    "PricingError",
     "SessionError",
     "StoreError",
     "ZapInvalid",
@@ -92,6 +96,14 @@ class LnurlError(ZapchargeError):
         super().__init__(reason)
 
 
+class PricingError(ZapchargeError):
+    """A price feed answered with something we refuse to price from."""
+
+
+class PriceFeedUnavailable(PricingError):
+    """A price feed could not be reached or answered with an HTTP error."""
+
+
 class ZapInvalid(LnurlError):
     """A zap request (kind 9734) or zap receipt (kind 9735) fails a NIP-57 check.
 
@@ -126,7 +138,7 @@ class IllegalTransition(SessionError):
 
 def is_retryable(error: BaseException) -> bool:
     """True when trying the same thing again later may succeed (outages, timeouts)."""
-    if isinstance(error, LightningUnavailable | ChargerOffline):
+    if isinstance(error, LightningUnavailable | ChargerOffline | PriceFeedUnavailable):
         return True
     if isinstance(error, OcppError):
         return error.code is None  # no answer at all: a timeout, not a refusal
