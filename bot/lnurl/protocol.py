@@ -60,8 +60,9 @@ class Urls:
     def verify(self, payment_hash: str) -> str:
         return f"{self.public_url}/lnurlp/verify/{payment_hash}"
 
-    def session_page(self, session_id: str) -> str:
-        return f"{self.public_url}/session/{session_id}"
+    def session_page(self, token: str) -> str:
+        """The session page (issue 7's): its unguessable token is the only secret in it."""
+        return f"{self.public_url}/s/{token}"
 
     def withdraw(self, k1: str) -> str:
         return f"{self.public_url}/lnurlw/{k1}"
