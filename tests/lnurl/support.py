@@ -31,20 +31,25 @@ from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.sessions.machine import Event
+from bot.sessions.tariff import Quote
 from bot.store.db import Database
 from bot.store.sessions import Session, SessionStore
 from tests.helpers import scaled, write_config
 
 __all__ = [
+    "REFUND",
     "Clock",
     "RecordingOutbox",
     "RecordingRefundEvents",
     "RecordingSessions",
     "Site",
+    "move_session",
     "pay_site",
+    "refunding_session",
     "set_charger",
 ]
 
+REFUND = 5_000_000  # what refunding_session owes: its whole payment
 FAST_BACKOFF = Backoff(first_s=0.01, cap_s=0.05, give_up_after_s=0.3)
 
 
@@ -159,13 +164,26 @@ async def move_session(sessions: SessionStore, session: Session, *steps: Event) 
     for event in steps:
         fields: dict[str, Any] = {}
         if event is Event.INVOICE_PAID:
-            fields["paid_msat"] = 5_000_000
+            fields["paid_msat"] = REFUND
         if event is Event.REFUND_DUE:
             fields["refund_msat"] = current.paid_msat
         moved = await sessions.apply(current.id, current.state, event, **fields)
         assert moved is not None
         current = moved
     return current
+
+
+async def refunding_session(site: Site, name: str = "ph-1") -> str:
+    """A session that failed to start and now owes REFUND back."""
+    sessions = SessionStore(site.db)
+    session = await sessions.create(
+        "cp-001", 1, Quote(0, 250_000), payer_pubkey=None, payment_hash=name
+    )
+    moved = await move_session(
+        sessions, session, Event.INVOICE_PAID, Event.CHARGER_OFFLINE, Event.REFUND_DUE
+    )
+    assert moved.refund_msat == REFUND
+    return moved.id
 
 
 @asynccontextmanager
