@@ -191,10 +191,10 @@ class Checkout:
         statuses = await self.store.connector_statuses(charger.id)
         views = []
         for connector in charger.connectors:
+            # Only holding states: unpaid quotes pile up and must not slow the callback.
             held = [
                 HeldBy(s.id, s.token, s.state, s.payer_pubkey)
-                for s in await self.sessions.active_on(charger.id, connector.id)
-                if s.state in HOLDING_STATES
+                for s in await self.sessions.active_on(charger.id, connector.id, HOLDING_STATES)
             ]
             views.append(
                 ConnectorView(connector.id, statuses.get(connector.id), next(iter(held), None))
