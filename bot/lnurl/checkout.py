@@ -29,6 +29,7 @@ from bot.errors import LightningError, LnurlError, ZapInvalid
 from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.lnurl.admission import HOLDING_STATES, ConnectorView, HeldBy, admit
 from bot.lnurl.hosts import loopback_deployment, usable_relays
+from bot.lnurl.icon import charger_icon_base64
 from bot.lnurl.protocol import (
     PayOffer,
     Urls,
@@ -183,7 +184,11 @@ class Checkout:
         if charger is None or (connector_id is not None and not charger.connector(connector_id)):
             raise LnurlError(f"unknown payment name {name[:40]!r}")
         offer = charger_pay_offer(
-            charger, self.site.urls, self.site.domain, connector_id=connector_id
+            charger,
+            self.site.urls,
+            self.site.domain,
+            connector_id=connector_id,
+            image_png_base64=charger_icon_base64(),
         )
         return charger, connector_id, offer
 

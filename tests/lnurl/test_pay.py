@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
 import json
@@ -86,7 +87,10 @@ async def test_the_lightning_address_serves_the_pay_request(site: Site) -> None:
     assert (answer["minSendable"], answer["maxSendable"]) == (1_000_000, 200_000_000)
     assert answer["allowsNostr"] is True
     assert answer["nostrPubkey"] == charger_pubkey(site)
-    assert ["text/identifier", f"cp-001@{site.domain}"] in json.loads(answer["metadata"])
+    metadata = dict(json.loads(answer["metadata"]))
+    assert metadata["text/identifier"] == f"cp-001@{site.domain}"
+    assert metadata["text/plain"] == "Charger cp-001 · 250 sat/kWh"
+    assert base64.b64decode(metadata["image/png;base64"]).startswith(b"\x89PNG\r\n\x1a\n")
     assert isinstance(lnurl.LnurlResponse.from_dict(answer), lnurl.LnurlPayResponse)
 
 
