@@ -29,10 +29,18 @@ TIMEOUT_S = 15.0
 
 class LnurlClient:
     def __init__(
-        self, session: aiohttp.ClientSession, *, allow_loopback: bool, timeout_s: float = TIMEOUT_S
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allow_loopback: bool,
+        allow_private: bool = False,
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
+        # allow_private: any host at all, for a person's own command (``zapcharge zap``),
+        # never for the bot, which must not be steered into its own network by strangers.
         self.session = session
-        self.allow_loopback = allow_loopback
+        self.allow_loopback = allow_loopback or allow_private
+        self.allow_private = allow_private
         self.timeout_s = timeout_s
 
     async def pay_request(self, url: str) -> PayOffer:
@@ -99,7 +107,7 @@ class LnurlClient:
         loopback = is_loopback_host(host)
         if loopback and not self.allow_loopback:
             raise LnurlError(f"refusing to contact {host}: a loopback address")
-        if not loopback and not is_public_host(host):
+        if not loopback and not self.allow_private and not is_public_host(host):
             raise LnurlError(f"refusing to contact {host}: not a public host")
         plain_ok = loopback or host.endswith(".onion")
         if parts.scheme != "https" and not (parts.scheme == "http" and plain_ok):
@@ -108,7 +116,9 @@ class LnurlClient:
 
 
 @asynccontextmanager
-async def lnurl_client(*, allow_loopback: bool) -> AsyncIterator[LnurlClient]:
+async def lnurl_client(
+    *, allow_loopback: bool, allow_private: bool = False
+) -> AsyncIterator[LnurlClient]:
     headers = {"User-Agent": f"zapcharge/{__version__}"}
     async with aiohttp.ClientSession(headers=headers) as session:
-        yield LnurlClient(session, allow_loopback=allow_loopback)
+        yield LnurlClient(session, allow_loopback=allow_loopback, allow_private=allow_private)
