@@ -61,8 +61,11 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
+    from bot.ocpp import CentralSystem
+    from bot.ocpp.events import UnwiredEvents  # until the session layer fills ChargerEvents
+
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
-    return [pricing]
+    return [pricing, CentralSystem(config, db, UnwiredEvents())]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

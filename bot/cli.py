@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--at", help="ISO 8601 time (default now); no offset: charger's zone")
     price.add_argument("--offline", action="store_true", help="use stored feed data only")
     price.add_argument("--json", action="store_true")
+
+    sim = commands.add_parser("sim-charger", help="run a simulated OCPP 1.6 charge point")
+    sim.add_argument("--url", required=True, help="ws(s)://HOST:PORT/ocpp (the id is appended)")
+    sim.add_argument("--id", required=True, help="the charge point identity")
+    sim.add_argument("--password", required=True, help="its ocpp_password")
+    sim.add_argument("--power-w", type=int, default=11_000)
+    sim.add_argument("--connectors", type=int, default=1)
+    sim.add_argument("--clock-speed", type=float, default=1.0, help="simulated seconds per second")
+    sim.add_argument("--sample-interval", type=int, default=60, help="MeterValues every S seconds")
+    sim.add_argument("--auto-unplug", type=float, help="the car leaves S seconds after a stop")
     return parser
 
 
@@ -93,6 +103,10 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return _identity_new(args)
     if args.command == "simnode":
         from bot.lightning.simnode.cli import main_from_args
+
+        return main_from_args(args)
+    if args.command == "sim-charger":
+        from bot.ocpp.simcharger import main_from_args
 
         return main_from_args(args)
     config = load_config(args.config)

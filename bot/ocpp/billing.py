@@ -1,0 +1,334 @@
+"""The billing messages: StartTransaction, StopTransaction, MeterValues, StatusNotification.
+
+Each is stored first (transactions, the hash-chained meter log, connector status) and then
+reported to :class:`~bot.ports.ChargerEvents`. Start and stop are idempotent: a charger that
+sends one again (it never saw our answer, or we answered InternalError because the event
+failed) gets the same answer and the event is delivered again, so event implementations
+must accept a repeated ``transaction_started`` / ``transaction_stopped``.
+
+Which transaction a reading belongs to: its ``transactionId`` when it names one of this
+charger's transactions (open or already stopped: late ``Transaction.End`` readings arrive
+after StopTransaction, sometimes after a reconnect); without one, the connector's open
+transaction; without that, readings in a ``Transaction.End`` context go to the connector's
+newest transaction. Everything else is logged in the connector's own chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from bot.log import charger_log
+from bot.ocpp.frames import ErrorCode
+from bot.ocpp.handlers import Context, Handler, iso_time
+from bot.ocpp.readings import Notes, Unusable, integer, meter_samples, parse_timestamp, text
+from bot.ports import MeterSample
+from bot.store.chargers import ConnectorState
+from bot.store.meter_log import MeterRecord, chain_for
+from bot.store.transactions import NewTransaction, TransactionRow, TransactionStop
+
+__all__ = ["CONNECTOR_STATUSES", "Billing"]
+
+log = logging.getLogger("bot.ocpp")
+
+CONNECTOR_STATUSES = frozenset(
+    {
+        "Available",
+        "Preparing",
+        "Charging",
+        "SuspendedEVSE",
+        "SuspendedEV",
+        "Finishing",
+        "Reserved",
+        "Unavailable",
+        "Faulted",
+    }
+)
+
+
+def _required_list(payload: dict[str, Any], name: str) -> list[Any]:
+    value = payload.get(name)
+    if value is None or value == []:
+        raise Unusable(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, f"{name} is missing or empty")
+    if not isinstance(value, list):
+        raise Unusable(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"{name} is not an array")
+    return value
+
+
+def _compact(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+class Billing:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "StartTransaction": self.start_transaction,
+            "StopTransaction": self.stop_transaction,
+            "MeterValues": self.meter_values,
+            "StatusNotification": self.status_notification,
+        }
+
+    def _record(
+        self,
+        charger_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        sample: MeterSample,
+        *,
+        chain: str | None = None,
+        received_at: float,
+    ) -> MeterRecord:
+        return MeterRecord(
+            chain=chain or chain_for(charger_id, connector_id, transaction_id),
+            charger_id=charger_id,
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            sampled_at=sample.timestamp,
+            received_at=received_at,
+            context=sample.context,
+            energy_wh=sample.energy_wh,
+            power_w=sample.power_w,
+            soc_percent=sample.soc_percent,
+            raw=sample.raw,
+        )
+
+    async def start_transaction(
+        self, charger_id: str, payload: dict[str, Any], raw: str
+    ) -> dict[str, Any]:
+        context, notes, now = self._context, Notes(), self._context.clock()
+        new = NewTransaction(
+            charger_id=charger_id,
+            connector_id=integer(payload, "connectorId", notes),
+            id_tag=text(payload, "idTag", notes),
+            authorized=False,
+            meter_start_wh=integer(payload, "meterStart", notes),
+            start_timestamp=text(payload, "timestamp", notes, default=iso_time(now)),
+            started_at=now,
+        )
+        await context.noted(charger_id, "StartTransaction", notes, raw)
+        row = await context.transactions.find_start(new)
+        if row is None:
+            row = await self._open(new, payload, now)
+        else:
+            charger_log(log, charger_id).info("StartTransaction repeated: transaction %d", row.id)
+        if row.authorized:
+            context.remote_starts.done(charger_id, row.id_tag)
+            await context.events.transaction_started(
+                charger_id,
+                connector_id=row.connector_id,
+                id_tag=row.id_tag,
+                transaction_id=row.id,
+                meter_start_wh=row.meter_start_wh,
+                timestamp=row.start_timestamp,
+            )
+        status = "Accepted" if row.authorized else "Invalid"
+        return {"transactionId": row.id, "idTagInfo": {"status": status}}
+
+    async def _open(
+        self, new: NewTransaction, payload: dict[str, Any], now: float
+    ) -> TransactionRow:
+        context = self._context
+        busy = await context.transactions.open_with_tag(new.id_tag)
+        authorized = busy is None and await context.events.authorize_start(
+            new.charger_id, new.connector_id, new.id_tag
+        )
+        begin = MeterSample(
+            new.start_timestamp,
+            "Transaction.Begin",
+            float(new.meter_start_wh),
+            None,
+            None,
+            _compact(payload),
+        )
+
+        def readings(transaction_id: int) -> Sequence[MeterRecord]:
+            return [
+                self._record(
+                    new.charger_id, new.connector_id, transaction_id, begin, received_at=now
+                )
+            ]
+
+        row, _ = await context.transactions.start(replace(new, authorized=authorized), readings)
+        clog = charger_log(log, new.charger_id)
+        if authorized:
+            clog.info(
+                "transaction %d started on connector %d at %d Wh",
+                row.id,
+                row.connector_id,
+                row.meter_start_wh,
+            )
+        else:
+            clog.warning(
+                "transaction %d on connector %d refused: idTag %s %s",
+                row.id,
+                row.connector_id,
+                new.id_tag,
+                "already in use" if busy else "not authorized",
+            )
+        return row
+
+    async def stop_transaction(
+        self, charger_id: str, payload: dict[str, Any], raw: str
+    ) -> dict[str, Any]:
+        context, notes, now = self._context, Notes(), self._context.clock()
+        transaction_id = integer(payload, "transactionId", notes)
+        stop = TransactionStop(
+            meter_stop_wh=integer(payload, "meterStop", notes),
+            stop_timestamp=text(payload, "timestamp", notes, default=iso_time(now)),
+            stopped_at=now,
+            reason=payload["reason"] if isinstance(payload.get("reason"), str) else "Local",
+            id_tag=payload["idTag"] if isinstance(payload.get("idTag"), str) else None,
+        )
+        samples = meter_samples(
+            payload.get("transactionData", []), fallback_timestamp=stop.stop_timestamp, notes=notes
+        )
+        await context.noted(charger_id, "StopTransaction", notes, raw)
+        answer: dict[str, Any] = {"idTagInfo": {"status": "Accepted"}} if stop.id_tag else {}
+        row = await self._own_transaction(charger_id, transaction_id)
+        if row is None:
+            await self._unapplied(
+                charger_id, "StopTransaction", raw, f"unknown transaction {transaction_id}"
+            )
+            await self._log_orphans(charger_id, transaction_id, samples, now)
+            return answer
+        if not row.open and not row.same_stop(stop):
+            await self._unapplied(
+                charger_id,
+                "StopTransaction",
+                raw,
+                f"transaction {row.id} was already stopped differently",
+            )
+            return answer
+        if row.open:
+            body = {k: v for k, v in payload.items() if k != "transactionData"}
+            end = MeterSample(
+                stop.stop_timestamp,
+                "Transaction.End",
+                float(stop.meter_stop_wh),
+                None,
+                None,
+                _compact(body),
+            )
+            readings = [
+                self._record(charger_id, row.connector_id, row.id, s, received_at=now)
+                for s in [*samples, end]
+            ]
+            stopped = await context.transactions.stop(row.id, stop, readings)
+            row = stopped or row
+            charger_log(log, charger_id).info(
+                "transaction %d stopped (%s) at %d Wh", row.id, stop.reason, stop.meter_stop_wh
+            )
+            if stop.meter_stop_wh < row.meter_start_wh:
+                charger_log(log, charger_id).warning("transaction %d: meter went backwards", row.id)
+        if row.authorized:
+            await context.events.transaction_stopped(
+                charger_id,
+                transaction_id=row.id,
+                meter_stop_wh=stop.meter_stop_wh,
+                reason=stop.reason,
+                timestamp=stop.stop_timestamp,
+                samples=samples,
+            )
+        return answer
+
+    async def meter_values(
+        self, charger_id: str, payload: dict[str, Any], raw: str
+    ) -> dict[str, Any]:
+        context, notes, now = self._context, Notes(), self._context.clock()
+        connector_id = integer(payload, "connectorId", notes)
+        # Quirk: "transactionId": null outside transactions.
+        has_id = payload.get("transactionId") is not None
+        named = integer(payload, "transactionId", notes) if has_id else None
+        samples = meter_samples(
+            _required_list(payload, "meterValue"), fallback_timestamp=iso_time(now), notes=notes
+        )
+        if not samples:
+            raise Unusable(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, "no usable meterValue")
+        row = await self._reading_target(charger_id, connector_id, named, samples)
+        if named is not None and row is None:
+            notes.dropped.append(f"transactionId {named} is not a transaction of this charger")
+        await context.noted(charger_id, "MeterValues", notes, raw)
+        connector = row.connector_id if row else connector_id
+        chain = chain_for(charger_id, connector, row.id if row else None)
+        transaction_id = row.id if row else named
+        records = [
+            self._record(charger_id, connector, transaction_id, s, chain=chain, received_at=now)
+            for s in samples
+        ]
+        await context.meter_log.append(records)
+        if row is None or row.authorized:
+            try:
+                await context.events.meter_values(
+                    charger_id, connector, row.id if row else None, samples
+                )
+            except Exception:
+                # Stored already; the next reading carries the register again. Answering an
+                # error would only make the charger send the same samples twice.
+                charger_log(log, charger_id).exception("meter_values event failed")
+        return {}
+
+    async def status_notification(
+        self, charger_id: str, payload: dict[str, Any], raw: str
+    ) -> dict[str, Any]:
+        context, notes, now = self._context, Notes(), self._context.clock()
+        connector_id = integer(payload, "connectorId", notes)
+        status = text(payload, "status", notes)
+        if status not in CONNECTOR_STATUSES:
+            notes.repaired.append(f"unknown connector status {status[:40]!r}")
+        error_code = text(payload, "errorCode", notes, default="NoError")
+        info = payload.get("info") if isinstance(payload.get("info"), str) else None
+        stamp = payload.get("timestamp")
+        reported = parse_timestamp(stamp) if isinstance(stamp, str) else None
+        await context.noted(charger_id, "StatusNotification", notes, raw)
+        await context.chargers.set_status(
+            charger_id, ConnectorState(connector_id, status, error_code, info, reported, now)
+        )
+        try:
+            await context.events.connector_status(charger_id, connector_id, status, error_code)
+        except Exception:
+            charger_log(log, charger_id).exception("connector_status event failed")
+        return {}
+
+    async def _own_transaction(self, charger_id: str, transaction_id: int) -> TransactionRow | None:
+        row = await self._context.transactions.get(transaction_id)
+        return row if row is not None and row.charger_id == charger_id else None
+
+    async def _reading_target(
+        self, charger_id: str, connector_id: int, named: int | None, samples: Sequence[MeterSample]
+    ) -> TransactionRow | None:
+        if named is not None:
+            return await self._own_transaction(charger_id, named)
+        latest = await self._context.transactions.latest_on(charger_id, connector_id)
+        if latest is None:
+            return None
+        if latest.open or any(s.context == "Transaction.End" for s in samples):
+            return latest
+        return None
+
+    async def _unapplied(self, charger_id: str, action: str, raw: str, detail: str) -> None:
+        charger_log(log, charger_id).warning("%s not applied: %s", action, detail)
+        await self._context.chargers.record_anomaly(
+            charger_id,
+            at=self._context.clock(),
+            kind="unapplied",
+            detail=detail,
+            raw=raw,
+            action=action,
+        )
+
+    async def _log_orphans(
+        self, charger_id: str, transaction_id: int, samples: Sequence[MeterSample], now: float
+    ) -> None:
+        """Readings of a transaction we do not know go to connector 0's chain, kept anyway."""
+        chain = chain_for(charger_id, 0, None)
+        records = [
+            self._record(charger_id, 0, transaction_id, s, chain=chain, received_at=now)
+            for s in samples
+        ]
+        await self._context.meter_log.append(records)

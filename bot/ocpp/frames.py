@@ -1,0 +1,222 @@
+"""OCPP-J 1.6 framing without I/O: text frame in, typed message (or the CALLERROR to send) out.
+
+The ``ocpp`` library stays silent on frames it cannot unpack and uses OCPP 2.0 error
+codes (``FormatViolation``) and swapped meanings for ``NotImplemented``/``NotSupported``.
+This module answers with the OCPP-J 1.6 table (section 4.2.3):
+
+======================== ==============================================================
+NotImplemented           the action is not an OCPP 1.6 action at all
+NotSupported             an OCPP 1.6 action that a central system does not take
+ProtocolError            the frame is incomplete (a CALL without its payload)
+FormationViolation       not JSON, not an OCPP-J array, wrong element types, unknown
+                         fields, or over the size limit
+TypeConstraintViolation  a field has the wrong JSON type
+PropertyConstraintViolation  a field has a value outside its enum, length or format
+OccurenceConstraintViolation a required field is missing, or an array has too few items
+InternalError            we failed while handling a valid CALL
+======================== ==============================================================
+
+When the unique id cannot be read, the CALLERROR carries ``"-1"`` (OCPP-J 2.0.1 made that
+the rule; 1.6 is silent).
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from ocpp.messages import get_validator
+
+__all__ = [
+    "UNKNOWN_ID",
+    "Call",
+    "CallError",
+    "CallResult",
+    "ErrorCode",
+    "FrameError",
+    "MessageType",
+    "encode_call",
+    "encode_error",
+    "encode_result",
+    "parse_frame",
+    "schema_error",
+    "unique_id_of",
+]
+
+UNKNOWN_ID = "-1"
+
+
+class MessageType(IntEnum):
+    CALL = 2
+    CALLRESULT = 3
+    CALLERROR = 4
+
+
+class ErrorCode(StrEnum):
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_SUPPORTED = "NotSupported"
+    INTERNAL_ERROR = "InternalError"
+    PROTOCOL_ERROR = "ProtocolError"
+    SECURITY_ERROR = "SecurityError"
+    FORMATION_VIOLATION = "FormationViolation"
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"  # sic, as in 1.6
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+    GENERIC_ERROR = "GenericError"
+
+
+@dataclass(frozen=True)
+class Call:
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallResult:
+    unique_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallError:
+    unique_id: str
+    code: str
+    description: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class FrameError(Exception):
+    """A frame that cannot be taken as it is; ``reply`` is False for broken responses."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        description: str,
+        unique_id: str = UNKNOWN_ID,
+        *,
+        action: str | None = None,
+        reply: bool = True,
+    ) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.unique_id = unique_id
+        self.action = action
+        self.reply = reply
+
+
+def parse_frame(text: str) -> Call | CallResult | CallError:
+    """Parse one OCPP-J text frame. Raises :class:`FrameError` with the code to answer."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "not valid JSON") from None
+    if not isinstance(message, list) or not message:
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "an OCPP-J message is a JSON array")
+    kind = message[0]
+    unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else UNKNOWN_ID
+    if isinstance(kind, bool) or kind not in (2, 3, 4):
+        raise FrameError(
+            ErrorCode.FORMATION_VIOLATION, f"unknown MessageTypeId {kind!r}", unique_id
+        )
+    if len(message) < 2 or not isinstance(message[1], str):
+        raise FrameError(ErrorCode.FORMATION_VIOLATION, "the UniqueId must be a string")
+    if kind == MessageType.CALL:
+        return _call(message, unique_id)
+    if kind == MessageType.CALLRESULT:
+        if len(message) != 3 or not isinstance(message[2], dict):
+            raise FrameError(
+                ErrorCode.FORMATION_VIOLATION,
+                "a CALLRESULT is [3, id, {payload}]",
+                unique_id,
+                reply=False,
+            )
+        return CallResult(unique_id, message[2])
+    return _call_error(message, unique_id)
+
+
+def _call(message: list[Any], unique_id: str) -> Call:
+    if len(message) < 4:
+        raise FrameError(
+            ErrorCode.PROTOCOL_ERROR, "a CALL is [2, id, action, {payload}]", unique_id
+        )
+    if len(message) > 4 or not isinstance(message[2], str) or not isinstance(message[3], dict):
+        raise FrameError(
+            ErrorCode.FORMATION_VIOLATION, "a CALL is [2, id, action, {payload}]", unique_id
+        )
+    return Call(unique_id, message[2], message[3])
+
+
+def _call_error(message: list[Any], unique_id: str) -> CallError:
+    # Quirk: some chargers leave out the details object; the rest must be there.
+    if len(message) not in (4, 5) or not all(isinstance(m, str) for m in message[2:4]):
+        raise FrameError(
+            ErrorCode.FORMATION_VIOLATION,
+            "a CALLERROR is [4, id, code, description, {details}]",
+            unique_id,
+            reply=False,
+        )
+    details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
+    return CallError(unique_id, message[2], message[3], details)
+
+
+_UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,64})"')
+
+
+def unique_id_of(text: str) -> str:
+    """The unique id at the start of a frame too large to parse, or ``"-1"``."""
+    match = _UNIQUE_ID_PREFIX.match(text[:200])
+    return match.group(1) if match else UNKNOWN_ID
+
+
+def encode_call(call: Call) -> str:
+    return _dumps([MessageType.CALL, call.unique_id, call.action, call.payload])
+
+
+def encode_result(unique_id: str, payload: dict[str, Any]) -> str:
+    return _dumps([MessageType.CALLRESULT, unique_id, payload])
+
+
+def encode_error(unique_id: str, code: str, description: str) -> str:
+    # The description is at most 255 characters in OCPP 2.0.1; 1.6 chargers cope with that.
+    return _dumps([MessageType.CALLERROR, unique_id, code, description[:255], {}])
+
+
+def _dumps(message: list[Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+# Which OCPP-J code a JSON-schema failure becomes (see the table in the module docstring).
+_SCHEMA_CODES = {
+    "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "required": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "minItems": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "maxItems": ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION,
+    "additionalProperties": ErrorCode.FORMATION_VIOLATION,
+}
+# SetChargingProfile limits have "multipleOf 0.1": floats fail that, decimals do not.
+_DECIMAL_ACTIONS = {
+    (MessageType.CALL, "SetChargingProfile"),
+    (MessageType.CALL, "RemoteStartTransaction"),
+}
+
+
+def schema_error(kind: MessageType, action: str, payload: dict[str, Any]) -> FrameError | None:
+    """Check ``payload`` against the ``ocpp`` library's 1.6 schema; the error, or None."""
+    if (kind, action) in _DECIMAL_ACTIONS:
+        validator = get_validator(kind, action, "1.6", parse_float=decimal.Decimal)
+        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    else:
+        validator = get_validator(kind, action, "1.6")
+    # The library's validators are jsonschema Draft4Validators; the first error decides.
+    error = next(iter(validator.iter_errors(payload)), None)
+    if error is None:
+        return None
+    code = _SCHEMA_CODES.get(str(error.validator), ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
+    where = "/".join(str(p) for p in error.absolute_path) or "payload"
+    return FrameError(code, f"{action} {where}: {error.message}", action=action)

@@ -1,0 +1,329 @@
+"""The OCPP 1.6-J central system: websocket server, charger registry and commands.
+
+``ws(s)://HOST:PORT/ocpp/<charger-id>``, subprotocol ``ocpp1.6``, HTTP Basic auth checked
+before the upgrade (401 / 404), TLS when ``[ocpp] tls_cert``/``tls_key`` are set, and
+``GET /healthz`` on the same port. :class:`CentralSystem` is a Service (``run``) and fills
+:class:`~bot.ports.ChargerControl`; every command returns a typed result or raises
+:class:`~bot.errors.OcppError` (CALLERROR: ``code`` set; no answer in time: ``code`` None)
+or :class:`~bot.errors.ChargerOffline`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Literal, TypeVar
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import NegotiationError
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from bot.config import Config
+from bot.errors import ChargerOffline, OcppError
+from bot.log import charger_log
+from bot.ocpp import commands
+from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
+from bot.ocpp.billing import Billing
+from bot.ocpp.connection import ChargerConnection
+from bot.ocpp.frames import FrameError, MessageType, schema_error
+from bot.ocpp.handlers import Context, Handlers
+from bot.ports import ChargerEvents
+from bot.store import Database
+from bot.store.chargers import ChargerStore
+from bot.store.meter_log import MeterLog
+from bot.store.transactions import TransactionRow, TransactionStore
+
+__all__ = ["HARD_FRAME_LIMIT", "MAX_FRAME_CHARS", "SUBPROTOCOL", "CentralSystem"]
+
+log = logging.getLogger("bot.ocpp")
+
+T = TypeVar("T")
+SUBPROTOCOL = Subprotocol("ocpp1.6")
+# Frames up to MAX_FRAME_CHARS are handled; bigger ones get a FormationViolation and the
+# connection stays up; beyond HARD_FRAME_LIMIT bytes websockets closes it (1009), because
+# it would have to buffer the whole frame first. A 1.6 message with signed meter data is
+# a few KiB.
+MAX_FRAME_CHARS = 64 * 1024
+HARD_FRAME_LIMIT = 1024 * 1024
+
+
+class CentralSystem:
+    name = "ocpp"
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        events: ChargerEvents,
+        *,
+        clock: Callable[[], float] = time.time,
+        call_timeout: float = 30.0,
+        max_frame_chars: int = MAX_FRAME_CHARS,
+    ) -> None:
+        self._config = config
+        self._events = events
+        self._clock = clock
+        self._call_timeout = call_timeout
+        self._max_frame = max_frame_chars
+        self._passwords = {c.id: c.ocpp_password for c in config.chargers}
+        self._pubkeys = {c.id: c.keys.public_key_hex for c in config.chargers}
+        self.meter_log = MeterLog(db)
+        self.chargers = ChargerStore(db)
+        self.transactions = TransactionStore(db, self.meter_log)
+        self._context = Context(
+            config, self.chargers, self.transactions, self.meter_log, events, clock
+        )
+        self._handlers = Handlers(self._context, Billing(self._context).handlers())
+        self._connections: dict[str, ChargerConnection] = {}
+        self._listening = asyncio.Event()
+        self.port: int | None = None
+
+    async def started(self) -> int:
+        """Wait until the server listens; return its port (useful with ``listen = ...:0``)."""
+        await self._listening.wait()
+        assert self.port is not None
+        return self.port
+
+    async def run(self) -> None:
+        await self.chargers.all_offline()
+        listen = self._config.ocpp.listen
+        async with serve(
+            self._serve_charger,
+            listen.host,
+            listen.port,
+            subprotocols=[SUBPROTOCOL],
+            select_subprotocol=_select_subprotocol,
+            process_request=self._process_request,
+            # permessage-deflate costs ~40 KB per idle connection; OCPP frames are small.
+            compression=None,
+            max_size=HARD_FRAME_LIMIT,
+            ssl=self._tls(),
+            logger=RedactingLog("bot.ocpp.websockets"),
+        ) as server:
+            self.port = int(server.sockets[0].getsockname()[1])
+            scheme = "wss" if self._config.ocpp.tls_cert else "ws"
+            log.info(
+                "OCPP central system on %s://%s:%d/ocpp/<charger-id>",
+                scheme,
+                listen.host,
+                self.port,
+            )
+            self._listening.set()
+            try:
+                await server.serve_forever()
+            finally:
+                self._listening.clear()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        ocpp = self._config.ocpp
+        if ocpp.tls_cert is None or ocpp.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(ocpp.tls_cert, ocpp.tls_key)
+        return context
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] == "/healthz":
+            body = json.dumps({"status": "ok", "chargers_online": len(self._connections)})
+            response = connection.respond(HTTPStatus.OK, body + "\n")
+            del response.headers["Content-Type"]  # respond() made it text/plain
+            response.headers["Content-Type"] = "application/json"
+            return response
+        decision = admit(request.path, request.headers.get("Authorization"), self._passwords)
+        if isinstance(decision, Refused):
+            log.warning(
+                "refused %s from %s: %s", request.path[:80], _peer(connection), decision.reason
+            )
+            response = connection.respond(decision.status, f"{decision.status.phrase}\n")
+            if decision.challenge:
+                response.headers["WWW-Authenticate"] = 'Basic realm="zapcharge OCPP"'
+            return response
+        return None
+
+    async def _serve_charger(self, websocket: ServerConnection) -> None:
+        request = websocket.request
+        assert request is not None
+        decision = admit(request.path, request.headers.get("Authorization"), self._passwords)
+        assert isinstance(decision, Admitted)  # _process_request refused everything else
+        charger_id = decision.charger_id
+        clog = charger_log(log, charger_id)
+        if websocket.subprotocol is None:
+            clog.warning("connected without the ocpp1.6 subprotocol; speaking OCPP 1.6 anyway")
+        connection = ChargerConnection(
+            charger_id,
+            websocket,
+            answer=lambda call, raw: self._handlers.handle(charger_id, call, raw),
+            refused=lambda error, raw: self._frame_refused(charger_id, error, raw),
+            max_frame_chars=self._max_frame,
+            log=clog,
+        )
+        previous = self._connections.get(charger_id)
+        self._connections[charger_id] = connection
+        await self._set_online(charger_id, True)
+        try:
+            async with asyncio.TaskGroup() as group:
+                if previous is not None:
+                    # The old socket is most likely half-dead (NAT timeout, modem reset): the
+                    # newer wins, and is served while the old one's close handshake times out.
+                    clog.warning("new connection replaces the previous one")
+                    group.create_task(previous.close())
+                reconcile = group.create_task(self._reconcile(connection))
+                try:
+                    await connection.run(drain_timeout=self._call_timeout)
+                finally:
+                    reconcile.cancel()
+        finally:
+            if self._connections.get(charger_id) is connection:
+                del self._connections[charger_id]
+                await self._set_online(charger_id, False)
+
+    async def _set_online(self, charger_id: str, online: bool) -> None:
+        clog = charger_log(log, charger_id)
+        clog.info("online" if online else "offline")
+        try:
+            if online:
+                await self.chargers.connected(charger_id, self._pubkeys[charger_id], self._clock())
+            else:
+                await self.chargers.disconnected(charger_id, self._clock())
+            await self._events.charger_online(charger_id, online)
+        except Exception:
+            clog.exception("recording %s failed", "online" if online else "offline")
+
+    async def _reconcile(self, connection: ChargerConnection) -> None:
+        """After a (re)connect, ask for the state of each connector with an open transaction.
+
+        The answer comes as StatusNotification, which goes to the events like any other;
+        late StopTransaction and readings are matched by transaction id whenever they come.
+        """
+        await connection.first_message.wait()
+        charger_id = connection.charger_id
+        clog = charger_log(log, charger_id)
+        for row in await self.transactions.open_of(charger_id):
+            clog.info(
+                "reconnected with transaction %d open on connector %d", row.id, row.connector_id
+            )
+            try:
+                await self.trigger_message(charger_id, "StatusNotification", row.connector_id)
+            except Exception as error:  # a failed reconcile must not take the connection down
+                clog.warning("could not ask for connector %d status: %s", row.connector_id, error)
+
+    async def _frame_refused(self, charger_id: str, error: FrameError, raw: str) -> None:
+        clog = charger_log(log, charger_id)
+        clog.warning("bad frame %s: %s %s", error.unique_id, error.code, error.description)
+        try:
+            await self.chargers.record_anomaly(
+                charger_id,
+                at=self._clock(),
+                kind="refused" if error.reply else "bad answer",
+                detail=error.description,
+                raw=raw,
+                unique_id=error.unique_id,
+                code=error.code,
+            )
+        except Exception:
+            clog.exception("could not record the bad frame")
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def is_online(self, charger_id: str) -> bool:
+        connection = self._connections.get(charger_id)
+        return connection is not None and not connection.closed
+
+    def online_chargers(self) -> list[str]:
+        return sorted(self._connections)
+
+    async def open_transactions(self, charger_id: str) -> list[TransactionRow]:
+        return await self.transactions.open_of(charger_id)
+
+    async def send(self, charger_id: str, command: commands.Command[T]) -> T:
+        """Send one command and return its typed result; see the module docstring."""
+        connection = self._connections.get(charger_id)
+        if connection is None or connection.closed:
+            raise ChargerOffline(f"{charger_id} is not connected")
+        invalid = schema_error(MessageType.CALL, command.action, command.payload)
+        if invalid is not None:
+            raise OcppError(f"{command.action} not sent: {invalid.description}", invalid.code)
+        try:
+            async with asyncio.timeout(self._call_timeout):
+                answer = await connection.call(command.action, command.payload)
+        except TimeoutError:
+            raise OcppError(
+                f"{command.action}: no answer from {charger_id} in {self._call_timeout:g} s"
+            ) from None
+        invalid = schema_error(MessageType.CALLRESULT, command.action, answer)
+        if invalid is not None:
+            raise OcppError(
+                f"{command.action}: invalid answer: {invalid.description}", invalid.code
+            )
+        result = command.parse(answer)
+        charger_log(log, charger_id).info("%s -> %s", command.action, answer.get("status", "ok"))
+        return result
+
+    async def remote_start(self, charger_id: str, connector_id: int, id_tag: str) -> bool:
+        self._context.remote_starts.sent(charger_id, id_tag, connector_id, self._clock())
+        status = await self.send(charger_id, commands.remote_start(connector_id, id_tag))
+        return status == "Accepted"
+
+    async def remote_stop(self, charger_id: str, transaction_id: int) -> bool:
+        return await self.send(charger_id, commands.remote_stop(transaction_id)) == "Accepted"
+
+    async def set_sample_interval(self, charger_id: str, seconds: int) -> bool:
+        """Only Accepted counts: RebootRequired would not shorten this session's samples."""
+        status = await self.change_configuration(
+            charger_id, "MeterValueSampleInterval", str(seconds)
+        )
+        return status == "Accepted"
+
+    async def get_configuration(
+        self, charger_id: str, keys: Sequence[str] = ()
+    ) -> commands.Configuration:
+        return await self.send(charger_id, commands.get_configuration(keys))
+
+    async def change_configuration(
+        self, charger_id: str, key: str, value: str
+    ) -> commands.ConfigurationStatus:
+        return await self.send(charger_id, commands.change_configuration(key, value))
+
+    async def trigger_message(
+        self, charger_id: str, message: commands.TriggerableMessage, connector_id: int | None = None
+    ) -> commands.TriggerStatus:
+        return await self.send(charger_id, commands.trigger_message(message, connector_id))
+
+    async def unlock_connector(self, charger_id: str, connector_id: int) -> commands.UnlockStatus:
+        return await self.send(charger_id, commands.unlock_connector(connector_id))
+
+    async def reset(
+        self, charger_id: str, kind: Literal["Soft", "Hard"] = "Soft"
+    ) -> commands.ResetStatus:
+        return await self.send(charger_id, commands.reset(kind))
+
+    async def change_availability(
+        self, charger_id: str, connector_id: int, operative: bool
+    ) -> commands.AvailabilityStatus:
+        return await self.send(charger_id, commands.change_availability(connector_id, operative))
+
+    async def set_charging_profile(
+        self, charger_id: str, connector_id: int, profile: dict[str, object]
+    ) -> commands.ChargingProfileStatus:
+        return await self.send(charger_id, commands.set_charging_profile(connector_id, profile))
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    if SUBPROTOCOL in offered:
+        return SUBPROTOCOL
+    if not offered:
+        return None  # quirk: some chargers send no Sec-WebSocket-Protocol at all
+    raise NegotiationError(f"only {SUBPROTOCOL} is served, offered: {', '.join(offered)}")
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"
