@@ -35,6 +35,7 @@ from bot.nostr.keys import generate_keys
 from bot.nostr.zaps import build_zap_request
 from bot.sessions.machine import Event, State
 from bot.store import Database
+from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.sessions import SessionStore
 
 SEQUENTIAL = 300
@@ -201,11 +202,10 @@ async def run() -> None:
             try:
                 await register_chargers(config, db)
                 # What the OCPP layer writes when the charger connects and reports in.
-                await db.execute("UPDATE chargers SET online = 1")
-                await db.execute(
-                    "INSERT INTO connector_status (charger_id, connector_id, status, updated_at)"
-                    " VALUES ('cp-001', 1, 'Available', 0)"
-                )
+                chargers = ChargerStore(db)
+                await chargers.connected("cp-001", "pubkey", time.time())
+                available = ConnectorState(1, "Available", "NoError", None, None, time.time())
+                await chargers.set_status("cp-001", available)
                 async with asyncio.TaskGroup() as group, aiohttp.ClientSession() as http:
                     tasks = [
                         group.create_task(server.run()),

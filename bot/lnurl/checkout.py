@@ -41,6 +41,7 @@ from bot.lnurl.protocol import (
     verify_response,
 )
 from bot.sessions.tariff import Quote, make_quote
+from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
@@ -99,6 +100,7 @@ class Checkout:
         self.sessions = SessionStore(db, clock=clock)
         self.invoices = LightningStore(db)
         self.store = LnurlStore(db)
+        self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status
 
     def offer(self, name: str) -> PayOffer:
         """The pay request behind ``/.well-known/lnurlp/<name>``; LnurlError if unknown."""
@@ -111,8 +113,9 @@ class Checkout:
         callback = parse_pay_callback(params, offer, now=int(now))
         zap = callback.zap
         payer = zap.sender_pubkey if zap is not None else None
+        row = await self.chargers.get(charger.id)
         admission = admit(
-            online=await self.store.charger_online(charger.id),
+            online=row is not None and row.online,
             connectors=await self._connectors(charger),
             wanted=wanted,
             payer_pubkey=payer,
@@ -193,7 +196,7 @@ class Checkout:
         return charger, connector_id, offer
 
     async def _connectors(self, charger: ChargerConfig) -> Sequence[ConnectorView]:
-        statuses = await self.store.connector_statuses(charger.id)
+        statuses = await self.chargers.statuses(charger.id)
         views = []
         for connector in charger.connectors:
             # Only holding states: unpaid quotes pile up and must not slow the callback.
@@ -201,7 +204,7 @@ class Checkout:
                 HeldBy(s.id, s.token, s.state, s.payer_pubkey)
                 for s in await self.sessions.active_on(charger.id, connector.id, HOLDING_STATES)
             ]
-            views.append(
-                ConnectorView(connector.id, statuses.get(connector.id), next(iter(held), None))
-            )
+            state = statuses.get(connector.id)
+            status = state.status if state is not None else None
+            views.append(ConnectorView(connector.id, status, held[0] if held else None))
         return views

@@ -1,8 +1,7 @@
-"""What the LNURL side reads and keeps: charger availability, zap replays, unclaimed money.
+"""What the LNURL side keeps: zap replays and unclaimed money.
 
-Availability (``chargers.online``, ``connector_status``) is written by the OCPP layer and
-only read here. ``zap_requests`` makes each zap request single-use; ``unclaimed_payments``
-keeps money our node received that no session accounts for, until the operator refunds it.
+``zap_requests`` makes each zap request single-use; ``unclaimed_payments`` keeps money our
+node received that no session accounts for, until the operator refunds it.
 """
 
 from __future__ import annotations
@@ -28,17 +27,6 @@ class UnclaimedPayment:
 class LnurlStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    async def charger_online(self, charger_id: str) -> bool:
-        row = await self.db.fetchone("SELECT online FROM chargers WHERE id = ?", (charger_id,))
-        return row is not None and bool(row["online"])
-
-    async def connector_statuses(self, charger_id: str) -> dict[int, str]:
-        rows = await self.db.fetchall(
-            "SELECT connector_id, status FROM connector_status WHERE charger_id = ?",
-            (charger_id,),
-        )
-        return {int(r["connector_id"]): str(r["status"]) for r in rows}
 
     async def reserve_zap_request(self, event_id: str, sender_pubkey: str, now: float) -> bool:
         """Take the zap request's id; False when it was taken before (a replay)."""

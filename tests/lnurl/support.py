@@ -32,6 +32,7 @@ from bot.lnurl.server import HttpServer
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.sessions.machine import Event
 from bot.sessions.tariff import Quote
+from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.db import Database
 from bot.store.sessions import Session, SessionStore
 from tests.helpers import scaled, write_config
@@ -147,15 +148,15 @@ class Site:
 async def set_charger(
     db: Database, charger_id: str, *, online: bool = True, statuses: dict[int, str] | None = None
 ) -> None:
-    """What the OCPP layer would have written: online flag and connector statuses."""
-    await db.execute("UPDATE chargers SET online = ? WHERE id = ?", (int(online), charger_id))
+    """What the OCPP layer writes when a charger connects (or drops) and reports in."""
+    store = ChargerStore(db)
+    if online:
+        await store.connected(charger_id, "pubkey", time.time())
+    else:
+        await store.disconnected(charger_id, time.time())
     for connector_id, status in (statuses or {1: "Available"}).items():
-        await db.execute(
-            "INSERT INTO connector_status (charger_id, connector_id, status, updated_at)"
-            " VALUES (?, ?, ?, 0) ON CONFLICT(charger_id, connector_id)"
-            " DO UPDATE SET status = excluded.status",
-            (charger_id, connector_id, status),
-        )
+        state = ConnectorState(connector_id, status, "NoError", None, None, time.time())
+        await store.set_status(charger_id, state)
 
 
 async def move_session(sessions: SessionStore, session: Session, *steps: Event) -> Session:
