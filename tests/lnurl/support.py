@@ -195,6 +195,7 @@ async def pay_site(
     chargers: tuple[str, ...] = ("cp-001",),
     connectors: int = 1,
     available: bool = True,
+    preset: bool = True,
     configure: Callable[[Path], None] | None = None,
 ) -> AsyncIterator[Site]:
     port = _free_port()
@@ -217,7 +218,7 @@ async def pay_site(
     clock = Clock()
     async with serve_in_process(ln_dir) as node, await Database.open(tmp_path / "z.sqlite3") as db:
         await register_chargers(config, db)
-        for charger in config.chargers:
+        for charger in config.chargers if preset else ():
             statuses = {c.id: "Available" for c in charger.connectors}
             await set_charger(db, charger.id, online=available, statuses=statuses)
         backend = ClnBackend(node.rpc_path, wait_timeout_s=1, backoff=FAST_BACKOFF)
