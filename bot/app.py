@@ -61,11 +61,22 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
+    from bot.lightning import build_backend
+    from bot.lnurl.server import HttpServer
+    from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
-    from bot.ocpp.events import UnwiredEvents  # until the session layer fills ChargerEvents
+    from bot.sessions.page import SessionPage
+    from bot.sessions.service import SessionService
+    from bot.store.refunds import RefundStore
 
+    backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
-    return [pricing, CentralSystem(config, db, UnwiredEvents())]
+    sessions = SessionService(config, db, backend=backend)
+    nostr = NostrStack.build(config, db, driver_commands=sessions)
+    central = CentralSystem(config, db, sessions)
+    sessions.attach(control=central, messenger=nostr.messenger, status=nostr.status)
+    http = HttpServer(config.http.listen, [SessionPage(sessions, RefundStore(db))])
+    return [pricing, central, http, *nostr.services, sessions]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

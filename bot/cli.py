@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     simnode_cli.add_parser(commands)
 
+    importlib.import_module("bot.sessions.audit").add_parser(commands)
+
     price = commands.add_parser("price", help="a charger's price and where it came from")
     price.add_argument("id")
     price.add_argument("--at", help="ISO 8601 time (default now); no offset: charger's zone")
@@ -78,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--clock-speed", type=float, default=1.0, help="simulated seconds per second")
     sim.add_argument("--sample-interval", type=int, default=60, help="MeterValues every S seconds")
     sim.add_argument("--auto-unplug", type=float, help="the car leaves S seconds after a stop")
+
+    watch = commands.add_parser("watch", help="live table of charger status read from relays")
+    watch.add_argument("--geohash", help="only chargers in this geohash cell (1-9 characters)")
+    watch.add_argument("--relay", action="append", metavar="URL", help="relay(s) to read")
+    watch.add_argument("--json", action="store_true")
+    watch.add_argument("--once", action="store_true", help="print the current table and exit")
     return parser
 
 
@@ -94,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+# Commands that need no service configuration; each module has ``main_from_args(args)``.
+STANDALONE_COMMANDS = {
+    "simnode": "bot.lightning.simnode.cli",
+    "sim-charger": "bot.ocpp.simcharger",
+    "watch": "bot.nostr.watch",
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return per command
     if args.command == "demo":
         from bot.demo import run_demo
@@ -101,14 +118,9 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return asyncio.run(run_demo())
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
-    if args.command == "simnode":
-        from bot.lightning.simnode.cli import main_from_args
-
-        return main_from_args(args)
-    if args.command == "sim-charger":
-        from bot.ocpp.simcharger import main_from_args
-
-        return main_from_args(args)
+    if args.command in STANDALONE_COMMANDS:
+        module = importlib.import_module(STANDALONE_COMMANDS[args.command])
+        return int(module.main_from_args(args))
     config = load_config(args.config)
     if args.command == "run":
         from bot.app import serve
@@ -117,6 +129,10 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return 0
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
+    if args.command == "audit":
+        from bot.sessions.audit import main_from_args as audit_main
+
+        return audit_main(config, args)
     if args.command == "price":
         from bot.pricing.cli import main_from_args as price_main
 

@@ -1,0 +1,220 @@
+"""Pure builders of the events a charger publishes; each returns a signed event as JSON.
+
+The tag lists are built by plain functions (tested tag by tag), and :func:`sign_event` is
+the one place that turns kind, content, tags and ``created_at`` into a signed event. The
+caller passes ``created_at``: strictly increasing per address is the caller's job (see
+``bot.nostr.addresses``), and tests pass fixed times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geohash2
+import nostr_sdk
+
+from bot.config import ChargerConfig, RelayConfig
+from bot.nostr.keys import ChargerKeys
+
+__all__ = [
+    "GEOHASH_PRECISION",
+    "KIND_DM_RELAYS",
+    "KIND_LOCATION",
+    "KIND_PROFILE",
+    "KIND_RELAY_LIST",
+    "KIND_STATUS",
+    "KIND_USER_STATUS",
+    "ChargerSnapshot",
+    "ConnectorState",
+    "address_of",
+    "coordinate",
+    "dm_relay_tags",
+    "geohash_ladder",
+    "lightning_address",
+    "location_tags",
+    "profile_content",
+    "relay_list_tags",
+    "sign_event",
+    "status_tags",
+    "status_text",
+    "user_status_tags",
+]
+
+KIND_PROFILE = 0
+KIND_RELAY_LIST = 10002
+KIND_DM_RELAYS = 10050
+KIND_USER_STATUS = 30315
+KIND_LOCATION = 33000
+KIND_STATUS = 33600
+GEOHASH_PRECISION = 9  # about 5 m: a parking bay, not a house number
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    id: int
+    status: str  # an OCPP 1.6 ChargePointStatus, or "Unknown" / "Offline" (see docs/nip-ev.md)
+    plug_type: str
+    max_power_w: int
+
+
+@dataclass(frozen=True)
+class ChargerSnapshot:
+    """Everything the status events say about one charger at one moment."""
+
+    charger_id: str
+    name: str
+    online: bool
+    connectors: tuple[ConnectorState, ...]
+    price_msat_per_kwh: int
+
+    def fingerprint(self) -> str:
+        parts = [self.name, str(self.online), str(self.price_msat_per_kwh)]
+        parts += [f"{c.id}/{c.status}/{c.plug_type}/{c.max_power_w}" for c in self.connectors]
+        return "|".join(parts)
+
+
+def geohash_ladder(lat: float, lon: float, precision: int = GEOHASH_PRECISION) -> list[str]:
+    """Every prefix of the point's geohash: relays match ``#g`` exactly, not by prefix."""
+    full = str(geohash2.encode(lat, lon, precision=precision))
+    return [full[:n] for n in range(1, precision + 1)]
+
+
+def coordinate(kind: int, pubkey: str, identifier: str) -> str:
+    return f"{kind}:{pubkey}:{identifier}"
+
+
+def address_of(kind: int, pubkey: str, tags: Sequence[Sequence[str]]) -> str | None:
+    """The replaceable address of an event (NIP-01), or None for a regular event."""
+    if kind in (0, 3) or 10000 <= kind < 20000:
+        return coordinate(kind, pubkey, "")
+    if 30000 <= kind < 40000:
+        d = next((t[1] for t in tags if len(t) >= 2 and t[0] == "d"), "")
+        return coordinate(kind, pubkey, d)
+    return None
+
+
+def lightning_address(charger_id: str, domain: str) -> str:
+    return f"{charger_id}@{domain}"
+
+
+def sign_event(
+    keys: ChargerKeys, kind: int, content: str, tags: Sequence[Sequence[str]], created_at: int
+) -> str:
+    """Sign with the charger's key; returns the event as NIP-01 JSON."""
+    builder = (
+        nostr_sdk.EventBuilder(nostr_sdk.Kind(kind), content)
+        .tags([nostr_sdk.Tag.parse(list(tag)) for tag in tags])
+        .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
+    )
+    return str(builder.finalize(keys.sdk_keys).as_json())
+
+
+def profile_content(charger: ChargerConfig, public_url: str, domain: str) -> str:
+    """Kind 0 content: NIP-01/NIP-24 fields, ``lud16`` and ``nip05`` on our own domain."""
+    address = lightning_address(charger.id, domain)
+    profile: dict[str, Any] = {
+        "name": charger.name,
+        "display_name": charger.name,
+        "about": charger.about,
+        "lud16": address,
+        "nip05": address,
+        "website": public_url,
+        "bot": True,  # NIP-24: the account is run by a program
+    }
+    if charger.picture:
+        profile["picture"] = charger.picture
+    return json.dumps(profile, ensure_ascii=False, separators=(",", ":"))
+
+
+def relay_list_tags(relays: Sequence[RelayConfig]) -> list[list[str]]:
+    """NIP-65: an ``r`` tag per relay; no marker means both read and write."""
+    tags: list[list[str]] = []
+    for relay in relays:
+        if relay.read and relay.write:
+            tags.append(["r", relay.url])
+        elif relay.read or relay.write:
+            tags.append(["r", relay.url, "read" if relay.read else "write"])
+    return tags
+
+
+def dm_relay_tags(urls: Sequence[str]) -> list[list[str]]:
+    """NIP-17 kind 10050: where drivers should send DMs (the relays we read)."""
+    return [["relay", url] for url in urls]
+
+
+def location_tags(charger: ChargerConfig, price_msat_per_kwh: int, website: str) -> list[list[str]]:
+    """Kind 33000 "Places" (NIP PR #2074) for an EV charging site."""
+    tags: list[list[str]] = [["d", charger.id], ["name", charger.name]]
+    tags += [["g", g] for g in geohash_ladder(charger.lat, charger.lon)]
+    tags += [["L", "physical-location"], ["l", "ev-charging", "physical-location"]]
+    if charger.address:
+        tags.append(["address", charger.address])  # one free-text line, see docs/nip-ev.md
+    for plug in dict.fromkeys(c.type.lower() for c in charger.connectors):
+        tags.append(["t", plug])
+    tags += [["t", "ev-charging"], ["t", "accepts-bitcoin"], ["payment_method", "BTC", "lightning"]]
+    if charger.picture:
+        tags.append(["image", charger.picture])
+    if website:
+        tags.append(["website", website])
+    max_power = max(c.max_power_w for c in charger.connectors)
+    tags += [
+        ["meta", "max-power-w", str(max_power)],
+        ["meta", "connectors", str(len(charger.connectors))],
+        ["meta", "price-msat-per-kwh", str(price_msat_per_kwh)],
+        ["alt", f"EV charging location: {charger.name}"],
+    ]
+    return tags
+
+
+def status_tags(
+    pubkey: str, charger: ChargerConfig, snapshot: ChargerSnapshot, expires_at: int
+) -> list[list[str]]:
+    """Kind 33600 charge point status (our kind, specified in docs/nip-ev.md)."""
+    tags: list[list[str]] = [
+        ["d", charger.id],
+        ["a", coordinate(KIND_LOCATION, pubkey, charger.id)],
+        ["name", snapshot.name],
+    ]
+    tags += [
+        ["connector", str(c.id), c.status, c.plug_type, str(c.max_power_w)]
+        for c in snapshot.connectors
+    ]
+    tags.append(["price", str(snapshot.price_msat_per_kwh), "msat", "kWh"])
+    tags += [["g", g] for g in geohash_ladder(charger.lat, charger.lon)]
+    tags += [
+        ["expiration", str(expires_at)],
+        ["alt", f"EV charge point status: {status_text(snapshot)}"],
+    ]
+    return tags
+
+
+def user_status_tags(pubkey: str, charger_id: str, expires_at: int) -> list[list[str]]:
+    """NIP-38 kind 30315 ``general`` status, pointing at the machine-readable status."""
+    return [
+        ["d", "general"],
+        ["a", coordinate(KIND_STATUS, pubkey, charger_id)],
+        ["expiration", str(expires_at)],
+    ]
+
+
+def status_text(snapshot: ChargerSnapshot) -> str:
+    """One line for people: "⚡ Available · 250 sat/kWh"."""
+    price = f"{_sats(snapshot.price_msat_per_kwh)} sat/kWh"
+    statuses = [c.status for c in snapshot.connectors]
+    if not snapshot.online:
+        return "⛔ Offline"
+    available = statuses.count("Available")
+    if available:
+        what = "Available" if len(statuses) == 1 else f"{available} of {len(statuses)} available"
+        return f"⚡ {what} · {price}"
+    if all(s in ("Faulted", "Unavailable", "Unknown") for s in statuses):
+        return "⚠️ Out of order"
+    return f"🔌 In use · {price}"
+
+
+def _sats(msat: int) -> str:
+    whole, rest = divmod(msat, 1000)
+    return f"{whole}" if rest == 0 else f"{whole}.{rest:03d}".rstrip("0")

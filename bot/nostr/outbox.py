@@ -1,0 +1,337 @@
+"""The persistent publish outbox: stored first, then sent until a relay answers OK.
+
+``enqueue`` verifies and stores the signed event and returns its row id; :meth:`Outbox.run`
+sends due rows to our write relays plus the relays named for that event, at most
+``concurrency`` at a time, keeps every relay's answer, and retries with exponential
+backoff and jitter. Rows survive restarts (they are simply due again) and a relay that
+connects again makes every pending row due at once, so an outage of an hour costs one
+round of sends when it ends, not an hour of backoff. See ``bot.store.outbox`` for states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nostr_sdk
+
+from bot.errors import NostrError
+from bot.nostr.events import address_of
+from bot.nostr.pool import RelayAnswer, RelayPool, normalize_relay_url
+from bot.store.outbox import Attempt, NewOutboxEvent, OutboxRow, OutboxStore, RelayResult
+
+__all__ = ["Delivery", "Outbox", "is_final_rejection", "parse_outgoing"]
+
+log = logging.getLogger(__name__)
+
+MAX_EXTRA_RELAYS = 20  # a zap request may list many relays; the first ones are enough
+# NIP-01 OK prefixes after which sending the same event again cannot succeed.
+_FINAL_PREFIXES = ("invalid:", "blocked:", "pow:", "restricted:", "mute:")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A relay answered OK; ``at`` is ``time.monotonic()`` right after the answer."""
+
+    outbox_id: int
+    event_id: str
+    kind: int
+    address: str | None
+    at: float
+
+
+def is_final_rejection(answer: RelayAnswer) -> bool:
+    return not answer.ok and answer.message.startswith(_FINAL_PREFIXES)
+
+
+def parse_outgoing(event_json: str, relays: Sequence[str]) -> tuple[Any, NewOutboxEvent]:
+    """Check a signed event and describe it for the outbox table. Raises NostrError."""
+    try:
+        event = nostr_sdk.Event.from_json(event_json)
+    except Exception as exc:  # NostrSdkError: not an event at all
+        raise NostrError(f"not a nostr event: {exc}") from exc
+    if not event.verify():
+        raise NostrError("refusing to publish an event with a bad id or signature")
+    tags = [t.to_vec() for t in event.tags()]
+    kind = event.kind().as_u16()
+    pubkey = event.author().to_hex()
+    expiration = next((t[1] for t in tags if len(t) >= 2 and t[0] == "expiration"), None)
+    row = NewOutboxEvent(
+        event_id=event.id().to_hex(),
+        kind=kind,
+        pubkey=pubkey,
+        event_json=event_json,
+        relays=_clean_relays(relays),
+        address=address_of(kind, pubkey, tags),
+        expires_at=float(expiration) if expiration and expiration.isdigit() else None,
+    )
+    return event, row
+
+
+def _clean_relays(relays: Sequence[str]) -> tuple[str, ...]:
+    clean: list[str] = []
+    for url in relays:
+        try:
+            normal = normalize_relay_url(url)
+        except NostrError:
+            log.info("ignoring relay %r: not a relay URL", url[:80])
+            continue
+        if normal not in clean:
+            clean.append(normal)
+    return tuple(clean[:MAX_EXTRA_RELAYS])
+
+
+class Outbox:
+    name = "nostr-outbox"
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        pool: RelayPool,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        concurrency: int = 256,
+        base_delay_s: float = 2.0,
+        max_delay_s: float = 300.0,
+        lease_s: float = 60.0,
+        give_up_after_s: float = 7 * 86400.0,
+        keep_s: float = 14 * 86400.0,
+    ) -> None:
+        self._store = store
+        self._pool = pool
+        self._clock = clock
+        self._rng = rng
+        self._concurrency = concurrency  # notes.md: thousands in flight fail falsely
+        self._base_delay_s = base_delay_s
+        self._max_delay_s = max_delay_s
+        self._lease_s = lease_s
+        self._give_up_after_s = give_up_after_s
+        self._keep_s = keep_s  # finished rows (and their relay answers) are kept this long
+        self._next_prune = 0.0
+        self._wake = asyncio.Event()
+        self._retry_all = True  # after a restart every pending row gets a fresh attempt
+        self._in_flight: set[int] = set()
+        self._fresh: list[OutboxRow] = []  # just stored, not yet handed to a send task
+        self._db_due_at = -math.inf  # when a row in the table (not in memory) is due next
+        self._finished: list[Attempt] = []
+        self._finished_since = 0.0
+        self._flush_interval_s = 0.02
+        self._listeners: list[Callable[[Delivery], None]] = []
+        self._waiters: dict[int, list[asyncio.Future[None]]] = {}
+        pool.add_reconnect_listener(self._relay_connected)
+
+    def add_delivery_listener(self, listener: Callable[[Delivery], None]) -> None:
+        self._listeners.append(listener)
+
+    async def enqueue(self, event_json: str, relays: Sequence[str] = ()) -> int:
+        """Store a signed event for publishing to our write relays plus ``relays``."""
+        return (await self.enqueue_many([(event_json, relays)]))[0]
+
+    async def enqueue_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[int]:
+        """Like :meth:`enqueue` for several events, stored in one transaction."""
+        rows = [parse_outgoing(event_json, relays)[1] for event_json, relays in items]
+        now = self._clock()
+        stored = await self._store.add(rows, now, self._lease_s)
+        # Hand the new rows to the sender directly: they are stored already leased, so
+        # the table is not scanned for them; after a crash they are due at the start.
+        newest: dict[str | None, int] = {row.address: i for i, row in enumerate(rows)}
+        for i, ((outbox_id, new), row) in enumerate(zip(stored, rows, strict=True)):
+            if new and (row.address is None or newest[row.address] == i):
+                self._fresh.append(_fresh_row(outbox_id, row, now))
+        self._wake.set()
+        return [outbox_id for outbox_id, _ in stored]
+
+    async def wait_delivered(self, outbox_id: int) -> None:
+        """Return once the row is stored as delivered (wrap in a timeout)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(outbox_id, []).append(future)
+        try:
+            row = await self._store.get(outbox_id)
+            if row is not None and row.state == "delivered":
+                return
+            await future
+        finally:
+            waiting = self._waiters.get(outbox_id, [])
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiters.pop(outbox_id, None)
+
+    def _relay_connected(self, url: str) -> None:
+        del url
+        self._retry_all = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                while True:
+                    if self._flush_due():
+                        await self._flush()
+                    if self._retry_all:
+                        self._retry_all = False
+                        await self._store.retry_now(self._clock())
+                        self._db_due_at = -math.inf
+                    self._dispatch(group, self._take_fresh())
+                    if self._db_due_at <= self._clock():
+                        await self._claim(group)
+                    if self._clock() >= self._next_prune:
+                        await self._prune()
+                    await self._sleep()
+        finally:
+            await self._flush()
+
+    async def _prune(self) -> None:
+        now = self._clock()
+        self._next_prune = now + 3600.0
+        pruned = await self._store.prune(now - self._keep_s)
+        if pruned:
+            log.info("outbox: forgot %d finished row(s)", pruned)
+
+    def _take_fresh(self) -> list[OutboxRow]:
+        free = max(0, self._concurrency - len(self._in_flight))
+        rows, self._fresh = self._fresh[:free], self._fresh[free:]
+        return rows
+
+    def _dispatch(self, group: asyncio.TaskGroup, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            if row.id not in self._in_flight:
+                self._in_flight.add(row.id)
+                group.create_task(self._attempt(row))
+
+    async def _claim(self, group: asyncio.TaskGroup) -> None:
+        """Take due rows from the table: retries, leftovers, and rows from before a start."""
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return  # a finishing send wakes us
+        rows = await self._store.claim_due(self._clock(), free, self._lease_s)
+        self._dispatch(group, rows)
+        if len(rows) >= free:
+            self._db_due_at = -math.inf
+        else:
+            due = await self._store.next_due_at()
+            self._db_due_at = math.inf if due is None else due
+
+    def _flush_due(self) -> bool:
+        """Record finished attempts in batches: one commit per ~20 ms, not one per event.
+
+        Losing unrecorded results in a crash only means those events are sent again,
+        which relays answer with a duplicate OK.
+        """
+        if not self._finished:
+            return False
+        waited = time.monotonic() - self._finished_since
+        return len(self._finished) >= self._concurrency or waited >= self._flush_interval_s
+
+    async def _sleep(self) -> None:
+        if (self._fresh and len(self._in_flight) < self._concurrency) or self._flush_due():
+            return
+        timeout = min(30.0, max(0.0, self._db_due_at - self._clock()))
+        if timeout == 0.0 and len(self._in_flight) < self._concurrency:
+            return
+        if self._finished:
+            remaining = self._flush_interval_s - (time.monotonic() - self._finished_since)
+            timeout = min(timeout or 1.0, max(0.001, remaining))
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that arrives as the event is set, and the outbox never stops.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout or 1.0):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def _flush(self) -> None:
+        finished, self._finished = self._finished, []
+        if not finished:
+            return
+        await self._store.record(finished)
+        for attempt in finished:
+            if attempt.outcome == "retry":
+                self._db_due_at = min(self._db_due_at, attempt.next_attempt_at)
+            if attempt.outcome == "delivered":
+                for future in self._waiters.pop(attempt.outbox_id, []):
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _attempt(self, row: OutboxRow) -> None:
+        try:
+            attempt = await self._send(row)
+        except Exception as exc:  # never lose the row: log it and try again later
+            log.exception("outbox row %d: send failed", row.id)
+            attempt = self._retry(row, (), f"error: {exc}")
+        finally:
+            self._in_flight.discard(row.id)
+        if not self._finished:
+            self._finished_since = time.monotonic()
+        self._finished.append(attempt)
+        self._wake.set()
+
+    async def _send(self, row: OutboxRow) -> Attempt:
+        now = self._clock()
+        if row.expires_at is not None and row.expires_at <= now:
+            return Attempt(row.id, "expired", (), now, now, "expired before it was sent")
+        if now - row.created_at > self._give_up_after_s:
+            return Attempt(row.id, "failed", (), now, now, "no relay took it in time")
+        targets = list(dict.fromkeys([*self._pool.write_relays, *row.relays]))
+        if not targets:  # pool.start() already warned that no relay is configured
+            return self._retry(row, (), "no relays to send to", level=logging.DEBUG)
+        answers = await self._pool.send(nostr_sdk.Event.from_json(row.event_json), targets)
+        results = tuple(RelayResult(url, a.ok, a.message) for url, a in answers.items())
+        now = self._clock()
+        if any(a.ok for a in answers.values()):
+            self._delivered(row)
+            return Attempt(row.id, "delivered", results, now, now)
+        error = "; ".join(f"{r.relay_url}: {r.message}" for r in results)[:500]
+        if answers and all(is_final_rejection(a) for a in answers.values()):
+            log.warning(
+                "outbox row %d (kind %d) refused by every relay: %s", row.id, row.kind, error
+            )
+            return Attempt(row.id, "failed", results, now, now, error)
+        return self._retry(row, results, error)
+
+    def _retry(
+        self,
+        row: OutboxRow,
+        results: tuple[RelayResult, ...],
+        error: str,
+        level: int = logging.INFO,
+    ) -> Attempt:
+        delay = min(self._max_delay_s, self._base_delay_s * 2 ** min(row.attempts, 20))
+        delay *= 0.5 + self._rng()  # jitter: rows that failed together do not retry together
+        now = self._clock()
+        log.log(
+            level,
+            "outbox row %d (kind %d) not sent, retry in %.0f s: %s",
+            row.id,
+            row.kind,
+            delay,
+            error,
+        )
+        return Attempt(row.id, "retry", results, now, now + delay, error)
+
+    def _delivered(self, row: OutboxRow) -> None:
+        delivery = Delivery(row.id, row.event_id, row.kind, row.address, time.monotonic())
+        for listener in self._listeners:
+            listener(delivery)
+
+
+def _fresh_row(outbox_id: int, row: NewOutboxEvent, now: float) -> OutboxRow:
+    return OutboxRow(
+        id=outbox_id,
+        event_id=row.event_id,
+        kind=row.kind,
+        address=row.address,
+        event_json=row.event_json,
+        relays=row.relays,
+        attempts=0,
+        expires_at=row.expires_at,
+        state="pending",
+        created_at=now,
+    )

@@ -1,0 +1,359 @@
+"""One nostr-sdk Client for every charger identity: relays, sends, fetches, subscriptions.
+
+The client holds no signer (nostr-sdk 0.45): each event arrives here already signed by its
+charger. Relays come from ``relays.toml`` with their read/write flags; relays that only a
+driver uses (their DM inbox, their zap request's relays) are added on demand as write-only
+extras and the least recently used ones are dropped beyond ``max_extra_relays``. The SDK
+reconnects by itself; :meth:`RelayPool.run` pumps its notifications into subscription queues
+and tells listeners when a relay is connected again, so the outbox can retry at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import nostr_sdk
+
+from bot.config import Config, RelayConfig
+from bot.errors import NostrError
+from bot.nostr.keys import ChargerKeys
+
+__all__ = ["RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
+
+log = logging.getLogger(__name__)
+
+_CONNECTED = nostr_sdk.RelayStatus.CONNECTED
+
+
+@dataclass(frozen=True)
+class RelayAnswer:
+    ok: bool
+    message: str
+
+
+def normalize_relay_url(url: str) -> str:
+    """The SDK's spelling of a relay URL, so results and config compare equal."""
+    try:
+        return str(nostr_sdk.RelayUrl.parse(url.strip()))
+    except Exception as exc:  # the SDK raises its own NostrSdkError subclasses
+        raise NostrError(f"not a relay URL: {url!r}") from exc
+
+
+class Subscription:
+    """Events of one long-lived REQ, in arrival order; full queues drop (and log) events."""
+
+    def __init__(self, sub_id: str, filters: Sequence[Any], maxsize: int) -> None:
+        self.id = sub_id
+        self.filters = list(filters)
+        self.events: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        self.eose = asyncio.Event()
+
+    def push(self, event: Any) -> None:
+        try:
+            self.events.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("subscription %s is full; dropped event %s", self.id, event.id().to_hex())
+
+    async def next(self) -> Any:
+        """The next ``nostr_sdk.Event``."""
+        return await self.events.get()
+
+
+class RelayPool:
+    name = "nostr-relays"
+    # nostr-sdk keeps the callback event loop in one process-wide variable; this counts
+    # the open pools that set it, so that the last one to close clears it.
+    _loop_users: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        relays: Sequence[RelayConfig],
+        *,
+        auth_keys: ChargerKeys | None = None,
+        retry_interval_s: float = 5.0,
+        ok_timeout_s: float = 10.0,
+        connect_wait_s: float = 3.0,
+        max_extra_relays: int = 64,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._configured = {normalize_relay_url(r.url): r for r in relays}
+        self._auth_keys = auth_keys
+        self._retry_interval = timedelta(seconds=retry_interval_s)
+        self._ok_timeout = timedelta(seconds=ok_timeout_s)
+        self._connect_wait_s = connect_wait_s
+        self._max_extra = max_extra_relays
+        self._poll_interval_s = poll_interval_s
+        self._client: Any = None
+        self._closed = False
+        self._stream: Any = None
+        self._start_lock = asyncio.Lock()
+        self._add_lock = asyncio.Lock()
+        self._relays: dict[str, Any] = {}  # url -> nostr_sdk.Relay, for status checks
+        self._writable: set[str] = set()
+        self._extras: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        self._subs: dict[str, Subscription] = {}
+        self._sub_ids = itertools.count(1)
+        self._listeners: list[Callable[[str], None]] = []
+
+    @classmethod
+    def from_config(cls, config: Config, **options: Any) -> RelayPool:
+        # NIP-42 is one identity per connection: the first charger signs AUTH for all.
+        auth = config.chargers[0].keys if config.chargers else None
+        return cls(config.relays, auth_keys=auth, **options)
+
+    @property
+    def write_relays(self) -> tuple[str, ...]:
+        return tuple(url for url, r in self._configured.items() if r.write)
+
+    @property
+    def read_relays(self) -> tuple[str, ...]:
+        return tuple(url for url, r in self._configured.items() if r.read)
+
+    def add_reconnect_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(url)`` whenever a relay becomes connected (again)."""
+        self._listeners.append(listener)
+
+    def _options(self) -> Any:
+        return (
+            nostr_sdk.RelayOptions()
+            .reconnect(True)
+            .retry_interval(self._retry_interval)
+            .adjust_retry_interval(False)
+        )
+
+    async def start(self) -> None:
+        """Build the client and start connecting; every other method calls this first."""
+        async with self._start_lock:
+            if self._client is not None:
+                return
+            if self._closed:
+                # A late send from a service that is shutting down must not open a new
+                # client that nobody will close.
+                raise NostrError("the relay pool is closed")
+            builder = nostr_sdk.ClientBuilder().verify_subscriptions(True)
+            if self._auth_keys is not None:
+                # The authenticator is a callback from Rust into Python: it needs our loop.
+                nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
+                RelayPool._loop_users += 1
+                signer = nostr_sdk.SignerAuthenticator(self._auth_keys.sdk_keys)
+                builder = builder.authenticator(signer)
+            client = builder.build()
+            # Stored before the first await: if start() is cancelled half-way, close()
+            # still shuts the client down (and clears the callback loop).
+            self._client = client
+            self._stream = client.notifications()
+            for url, relay in self._configured.items():
+                caps = nostr_sdk.RelayCapabilities.none()
+                if relay.read:
+                    caps = caps.add(nostr_sdk.RelayCapabilities.read())
+                if relay.write:
+                    caps = caps.add(nostr_sdk.RelayCapabilities.write())
+                    self._writable.add(url)
+                parsed = nostr_sdk.RelayUrl.parse(url)
+                await client.add_relay(parsed, caps, False, self._options())
+                self._relays[url] = await client.relay(parsed)
+            # Wait a moment for the first connections: a send to a relay that is still
+            # connecting would otherwise be answered "relay not connected".
+            await client.connect(timedelta(seconds=self._connect_wait_s))
+            log.info("relay pool: %d relay(s) configured", len(self._configured))
+            if not self.write_relays:
+                log.warning("no write relays configured: events wait in the outbox")
+
+    async def close(self) -> None:
+        async with self._start_lock:
+            self._closed = True
+            client, self._client = self._client, None
+            if client is None:
+                return
+            self._relays.clear()
+            self._writable.clear()
+            self._extras.clear()
+            try:
+                await client.shutdown()
+                # notes.md: with an authenticator, exiting right after shutdown() could
+                # segfault.
+                await asyncio.sleep(0.05)
+            finally:
+                if self._auth_keys is not None:
+                    RelayPool._loop_users -= 1
+                    if RelayPool._loop_users == 0:
+                        # A loop left set would be used by every later SDK call, even
+                        # from another event loop (each test has its own).
+                        nostr_sdk.uniffi_set_event_loop(None)
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._pump(), name="nostr-notifications")
+                group.create_task(self._watch_connections(), name="nostr-connections")
+        finally:
+            await self.close()
+
+    async def _pump(self) -> None:
+        stream = self._stream
+        while True:
+            item = await stream.next()
+            if item is None:  # the client shut down
+                return
+            if item.is_new_event():
+                sub = self._subs.get(item.subscription_id)
+                if sub is not None:
+                    sub.push(item.event)
+            elif item.is_message():
+                message = item.message.as_enum()
+                if message.is_end_of_stored_events():
+                    sub = self._subs.get(message.subscription_id)
+                    if sub is not None:
+                        sub.eose.set()
+
+    async def _watch_connections(self) -> None:
+        # The count of successful connections, not the status: a relay that restarts
+        # between two polls is CONNECTED both times, but its count went up.
+        successes: dict[str, int] = {}
+        while True:
+            for url, relay in list(self._relays.items()):
+                count = relay.stats().success()
+                if count > successes.get(url, 0):
+                    log.info("relay %s connected", url)
+                    if url in successes:
+                        await self._resubscribe(url, relay)
+                    for listener in self._listeners:
+                        listener(url)
+                successes[url] = count
+            await asyncio.sleep(self._poll_interval_s)
+
+    async def _resubscribe(self, url: str, relay: Any) -> None:
+        """Send our REQs again after a reconnect.
+
+        Measured with nostr-sdk 0.45.1 and LocalRelay: after a relay restart the SDK did
+        not always re-send the REQ, and the subscription went silent for good.
+        """
+        configured = self._configured.get(url)
+        if configured is None or not configured.read:
+            return
+        for sub in list(self._subs.values()):
+            try:
+                await relay.unsubscribe(sub.id)
+                target = nostr_sdk.ReqTarget.single(nostr_sdk.RelayUrl.parse(url), sub.filters)
+                await self._client.subscribe(target, sub.id)
+            except Exception as exc:  # NostrSdkError: the relay dropped again; next time
+                log.warning("could not renew subscription %s on %s: %s", sub.id, url, exc)
+
+    async def _ensure_writable(self, url: str) -> bool:
+        """Add a driver's relay (or give a read-only one write); True if it is new."""
+        if url in self._extras:
+            self._extras.move_to_end(url)
+        if url in self._writable:
+            return False
+        async with self._add_lock:
+            if url in self._writable:  # another send added it meanwhile
+                return True
+            await self._add_writable(url)
+        return True
+
+    async def _add_writable(self, url: str) -> None:
+        caps = nostr_sdk.RelayCapabilities.write()
+        if url in self._configured:
+            caps = caps.add(nostr_sdk.RelayCapabilities.read())
+        else:
+            self._extras[url] = None
+        parsed = nostr_sdk.RelayUrl.parse(url)
+        await self._client.add_relay(parsed, caps, True, self._options())
+        self._relays[url] = await self._client.relay(parsed)
+        self._writable.add(url)
+        while len(self._extras) > self._max_extra:
+            old, _ = self._extras.popitem(last=False)
+            self._writable.discard(old)
+            self._relays.pop(old, None)
+            await self._client.remove_relay(nostr_sdk.RelayUrl.parse(old), True)
+
+    async def _wait_connected(self, urls: Sequence[str]) -> None:
+        deadline = asyncio.get_running_loop().time() + self._connect_wait_s
+        while asyncio.get_running_loop().time() < deadline:
+            if all(self._relays[u].status() == _CONNECTED for u in urls if u in self._relays):
+                return
+            await asyncio.sleep(0.02)
+
+    async def send(self, event: Any, relays: Sequence[str]) -> dict[str, RelayAnswer]:
+        """Send a signed ``nostr_sdk.Event`` to ``relays``; one answer per relay.
+
+        Relays that are not connected answer "relay not connected" at once instead of
+        holding the send until the OK timeout.
+        """
+        await self.start()
+        urls = list(dict.fromkeys(normalize_relay_url(u) for u in relays))
+        new = [u for u in urls if await self._ensure_writable(u)]
+        if new:
+            await self._wait_connected(new)
+        answers: dict[str, RelayAnswer] = {}
+        targets = []
+        for url in urls:
+            relay = self._relays.get(url)
+            if relay is not None and relay.status() == _CONNECTED:
+                targets.append(nostr_sdk.RelayUrl.parse(url))
+            else:
+                answers[url] = RelayAnswer(False, "relay not connected")
+        if not targets:
+            return answers
+        try:
+            target = nostr_sdk.SendEventTarget.to(targets)
+            output = await self._client.send_event(event, target, None, self._ok_timeout)
+        except Exception as exc:  # NostrSdkError: the whole send failed locally
+            for url in targets:
+                answers[str(url)] = RelayAnswer(False, f"error: {exc}")
+            return answers
+        for url in output.success:
+            answers[str(url)] = RelayAnswer(True, "")
+        for url, message in output.failed.items():
+            answers[str(url)] = RelayAnswer(False, str(message))
+        return answers
+
+    async def fetch(self, filters: Sequence[Any], timeout_s: float = 3.0) -> list[Any]:
+        """Stored events matching ``filters`` from the read relays, until EOSE or timeout."""
+        await self.start()
+        if not self.read_relays:
+            return []
+        try:
+            target = nostr_sdk.ReqTarget.auto(list(filters))
+            return list(await self._client.fetch_events(target, timedelta(seconds=timeout_s)))
+        except Exception as exc:  # NostrSdkError: no relay could be asked
+            log.warning("fetch failed: %s", exc)
+            return []
+
+    async def subscribe(
+        self, filters: Sequence[Any], *, eose_timeout_s: float = 5.0, maxsize: int = 10_000
+    ) -> Subscription:
+        """A long-lived REQ on the read relays; returns after the first EOSE (or timeout).
+
+        Waiting for EOSE matters: ``subscribe()`` returns before the REQ reaches a relay.
+        The SDK re-sends the REQ after each reconnect.
+        """
+        await self.start()
+        sub = Subscription(f"zc-{next(self._sub_ids)}", filters, maxsize)
+        self._subs[sub.id] = sub
+        if not self.read_relays:
+            log.warning("no read relays: subscription %s receives nothing", sub.id)
+            return sub
+        try:
+            await self._client.subscribe(nostr_sdk.ReqTarget.auto(list(filters)), sub.id)
+        except Exception as exc:  # NostrSdkError
+            raise NostrError(f"cannot subscribe: {exc}") from exc
+        with suppress(TimeoutError):
+            async with asyncio.timeout(eose_timeout_s):
+                await sub.eose.wait()
+        return sub
+
+    async def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.pop(sub.id, None)
+        if self._client is not None:
+            with suppress(Exception):  # the relays may be gone already
+                await self._client.unsubscribe(sub.id)

@@ -1,0 +1,110 @@
+"""Each charger's standing identity on the relays: kind 0, 10002, 10050 and 33000.
+
+Published at start-up and then once a day, but only where something changed or the last
+copy is older than ``refresh_s``: a restart of a bot with 200 chargers does not resend 800
+unchanged events. The fingerprint compares content and tags, not ``created_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from bot.config import ChargerConfig, Config
+from bot.nostr.addresses import AddressBook
+from bot.nostr.events import (
+    KIND_DM_RELAYS,
+    KIND_LOCATION,
+    KIND_PROFILE,
+    KIND_RELAY_LIST,
+    address_of,
+    dm_relay_tags,
+    location_tags,
+    profile_content,
+    relay_list_tags,
+    sign_event,
+)
+from bot.nostr.outbox import Outbox
+from bot.nostr.status import PriceSource, static_price
+
+__all__ = ["PresencePublisher", "presence_parts"]
+
+log = logging.getLogger(__name__)
+
+Part = tuple[int, str, list[list[str]]]  # kind, content, tags
+
+
+def presence_parts(config: Config, charger: ChargerConfig, price: int) -> list[Part]:
+    """The four standing events of one charger, unsigned."""
+    service = config.service
+    return [
+        (KIND_PROFILE, profile_content(charger, service.public_url, service.domain), []),
+        (KIND_RELAY_LIST, "", relay_list_tags(config.relays)),
+        (KIND_DM_RELAYS, "", dm_relay_tags(config.read_relays)),
+        (KIND_LOCATION, charger.about, location_tags(charger, price, service.public_url)),
+    ]
+
+
+def _fingerprint(content: str, tags: Sequence[Sequence[str]]) -> str:
+    blob = json.dumps([content, tags], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class PresencePublisher:
+    name = "nostr-presence"
+
+    def __init__(
+        self,
+        config: Config,
+        outbox: Outbox,
+        book: AddressBook,
+        *,
+        price: PriceSource = static_price,
+        clock: Callable[[], float] = time.time,
+        refresh_s: float = 86400.0,
+    ) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._book = book
+        self._price = price
+        self._clock = clock
+        self._refresh_s = refresh_s
+
+    async def run(self) -> None:
+        await self._book.load()
+        while True:
+            count = await self.publish()
+            if count:
+                log.info("queued %d profile, relay list and location event(s)", count)
+            await asyncio.sleep(min(3600.0, self._refresh_s))
+
+    async def publish(self) -> int:
+        """Queue every standing event that changed or is due for a refresh."""
+        await self._book.load()
+        now = self._clock()
+        events: list[tuple[str, Sequence[str]]] = []
+        published: list[tuple[str, int, str, float | None]] = []
+        for charger in self._config.chargers:
+            pubkey = charger.keys.public_key_hex
+            for kind, content, tags in presence_parts(self._config, charger, self._price(charger)):
+                address = address_of(kind, pubkey, tags)
+                assert address is not None  # all four kinds are replaceable
+                fingerprint = _fingerprint(content, tags)
+                last = self._book.get(address)
+                if (
+                    last
+                    and last.fingerprint == fingerprint
+                    and now - last.published_at < self._refresh_s
+                ):
+                    continue
+                created_at = self._book.next_created_at(address)
+                events.append((sign_event(charger.keys, kind, content, tags, created_at), ()))
+                published.append((address, created_at, fingerprint, None))
+        if events:
+            await self._outbox.enqueue_many(events)
+            await self._book.published_many(published)
+        return len(events)

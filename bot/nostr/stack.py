@@ -1,0 +1,85 @@
+"""The nostr side of a running bot, built from the config: what ``app.py`` wires in.
+
+``NostrStack.build(config, db)`` gives the relay pool, the outbox (``enqueue`` for zap
+receipts and anything else), the ``Messenger``, the ``StatusSink`` and the services to
+run. DM commands are received only when a ``DriverCommands`` is passed in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Config
+from bot.nostr.addresses import AddressBook
+from bot.nostr.dms import DirectMessenger
+from bot.nostr.inbox import DmReceiver
+from bot.nostr.outbox import Outbox
+from bot.nostr.pool import RelayPool
+from bot.nostr.presence import PresencePublisher
+from bot.nostr.status import PriceSource, StatusPublisher, static_price
+from bot.ports import DriverCommands
+from bot.store import Database
+from bot.store.nostr import NostrStateStore
+from bot.store.outbox import OutboxStore
+
+__all__ = ["NostrStack"]
+
+
+@dataclass
+class NostrStack:
+    pool: RelayPool
+    outbox: Outbox
+    messenger: DirectMessenger
+    status: StatusPublisher
+    presence: PresencePublisher
+    receiver: DmReceiver | None
+
+    @property
+    def services(self) -> list[Any]:
+        """The ``bot.app.Service`` objects, in start order."""
+        services: list[Any] = [self.pool, self.outbox, self.presence, self.status]
+        if self.receiver is not None:
+            services.append(self.receiver)
+        return services
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        db: Database,
+        *,
+        driver_commands: DriverCommands | None = None,
+        price: PriceSource = static_price,
+        clock: Callable[[], float] = time.time,
+        pool: RelayPool | None = None,
+        status_interval_s: float = 3.0,
+        status_ttl_s: float = 900.0,
+    ) -> NostrStack:
+        pool = pool or RelayPool.from_config(config)
+        state = NostrStateStore(db)
+        book = AddressBook(state, clock)
+        outbox = Outbox(OutboxStore(db), pool, clock=clock)
+        keys = {c.id: c.keys for c in config.chargers}
+        messenger = DirectMessenger(
+            keys, pool, outbox, nip04_fallback=config.dm.nip04_fallback, clock=clock
+        )
+        status = StatusPublisher(
+            config.chargers,
+            state,
+            outbox,
+            book,
+            price=price,
+            clock=clock,
+            min_interval_s=status_interval_s,
+            ttl_s=status_ttl_s,
+        )
+        presence = PresencePublisher(config, outbox, book, price=price, clock=clock)
+        receiver = None
+        if driver_commands is not None:
+            receiver = DmReceiver(
+                config.chargers, pool, messenger, driver_commands, state, clock=clock
+            )
+        return cls(pool, outbox, messenger, status, presence, receiver)

@@ -1,0 +1,173 @@
+"""Live charger status on the relays: kind 33600 for machines, NIP-38 kind 30315 for people.
+
+Implements ``bot.ports.StatusSink``. ``charger_changed`` only marks the charger dirty; the
+service reads the current state from the store when it publishes, so ten changes in a row
+cost one event. The first change after a quiet spell goes out at once; further changes
+within ``min_interval_s`` wait for the end of that interval (a flapping connector costs
+at most one status event per interval). Both events carry a NIP-40 expiration ``ttl_s``
+ahead, so a dead bot's status disappears, and are re-published before that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from bot.config import ChargerConfig
+from bot.nostr.addresses import AddressBook
+from bot.nostr.events import (
+    KIND_STATUS,
+    KIND_USER_STATUS,
+    ChargerSnapshot,
+    ConnectorState,
+    coordinate,
+    sign_event,
+    status_tags,
+    status_text,
+    user_status_tags,
+)
+from bot.nostr.outbox import Outbox
+from bot.store.nostr import ChargerState, NostrStateStore
+
+__all__ = ["PriceSource", "StatusPublisher", "snapshot_of", "static_price"]
+
+log = logging.getLogger(__name__)
+
+PriceSource = Callable[[ChargerConfig], int]
+"""Current price of a charger in msat per kWh; dynamic pricing plugs in here."""
+
+
+def static_price(charger: ChargerConfig) -> int:
+    return charger.tariff.price_msat_per_kwh
+
+
+def snapshot_of(charger: ChargerConfig, state: ChargerState | None, price: int) -> ChargerSnapshot:
+    """Configured connectors with their stored OCPP status ("Offline" when disconnected)."""
+    online = state is not None and state.online
+    connectors = tuple(
+        ConnectorState(
+            id=c.id,
+            status=(state.connectors.get(c.id, "Unknown") if state and online else "Offline"),
+            plug_type=c.type,
+            max_power_w=c.max_power_w,
+        )
+        for c in charger.connectors
+    )
+    return ChargerSnapshot(charger.id, charger.name, online, connectors, price)
+
+
+class StatusPublisher:
+    name = "nostr-status"
+
+    def __init__(
+        self,
+        chargers: Sequence[ChargerConfig],
+        store: NostrStateStore,
+        outbox: Outbox,
+        book: AddressBook,
+        *,
+        price: PriceSource = static_price,
+        clock: Callable[[], float] = time.time,
+        min_interval_s: float = 3.0,
+        ttl_s: float = 900.0,
+    ) -> None:
+        self._chargers = {c.id: c for c in chargers}
+        self._store = store
+        self._outbox = outbox
+        self._book = book
+        self._price = price
+        self._clock = clock
+        self._min_interval_s = min_interval_s
+        self._ttl_s = ttl_s
+        self._refresh_before_s = ttl_s / 3
+        self._dirty: set[str] = set(self._chargers)  # confirm every status after a start
+        self._last: dict[str, float] = {}  # charger id -> when we last published it
+        self._wake = asyncio.Event()
+
+    def charger_changed(self, charger_id: str) -> None:
+        if charger_id in self._chargers:
+            self._dirty.add(charger_id)
+            self._wake.set()
+
+    def _address(self, charger: ChargerConfig) -> str:
+        return coordinate(KIND_STATUS, charger.keys.public_key_hex, charger.id)
+
+    def _expiry(self, charger_id: str) -> float:
+        state = self._book.get(self._address(self._chargers[charger_id]))
+        return -math.inf if state is None or state.expires_at is None else state.expires_at
+
+    def _deadline(self, charger_id: str) -> float:
+        refresh = self._expiry(charger_id) - self._refresh_before_s
+        if charger_id not in self._dirty:
+            return refresh
+        return min(refresh, self._last.get(charger_id, -math.inf) + self._min_interval_s)
+
+    async def run(self) -> None:
+        await self._book.load()
+        while True:
+            self._wake.clear()
+            now = self._clock()
+            due = [cid for cid in self._chargers if self._deadline(cid) <= now]
+            if due:
+                try:
+                    await self.publish(due)
+                except Exception:  # the store or a signer failed: keep the service alive
+                    log.exception("status publish of %d charger(s) failed; retrying", len(due))
+                    self._dirty.update(due)
+                    await asyncio.sleep(1.0)
+                continue
+            soonest = min((self._deadline(cid) for cid in self._chargers), default=now + 60)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the event is set, and the service never stops.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, soonest - now)):
+                    await self._wake.wait()
+
+    async def publish(self, charger_ids: Sequence[str]) -> None:
+        """Publish the current status of these chargers (unchanged ones only if expiring)."""
+        await self._book.load()
+        states = await self._store.charger_states(charger_ids)
+        now = self._clock()
+        events: list[tuple[str, Sequence[str]]] = []
+        published: list[tuple[str, int, str, float]] = []
+        for charger_id in charger_ids:
+            charger = self._chargers[charger_id]
+            self._dirty.discard(charger_id)
+            snapshot = snapshot_of(charger, states.get(charger_id), self._price(charger))
+            previous = self._book.get(self._address(charger))
+            fresh = self._expiry(charger_id) - self._refresh_before_s > now
+            if fresh and previous is not None and previous.fingerprint == snapshot.fingerprint():
+                continue
+            events += self._sign(charger, snapshot, published)
+            self._last[charger_id] = now
+        if events:
+            await self._outbox.enqueue_many(events)
+            await self._book.published_many(published)
+
+    def _sign(
+        self,
+        charger: ChargerConfig,
+        snapshot: ChargerSnapshot,
+        published: list[tuple[str, int, str, float]],
+    ) -> list[tuple[str, Sequence[str]]]:
+        """Sign the 33600 and 30315 events; note their addresses in ``published``."""
+        keys, pubkey = charger.keys, charger.keys.public_key_hex
+        text, fingerprint = status_text(snapshot), snapshot.fingerprint()
+        status_address = self._address(charger)
+        created = self._book.next_created_at(status_address)
+        expires = created + int(self._ttl_s)
+        tags = status_tags(pubkey, charger, snapshot, expires)
+        status = sign_event(keys, KIND_STATUS, text, tags, created)
+        human_address = coordinate(KIND_USER_STATUS, pubkey, "general")
+        human_created = self._book.next_created_at(human_address)
+        human_expires = human_created + int(self._ttl_s)
+        human_tags = user_status_tags(pubkey, charger.id, human_expires)
+        human = sign_event(keys, KIND_USER_STATUS, text, human_tags, human_created)
+        published.append((status_address, created, fingerprint, expires))
+        published.append((human_address, human_created, fingerprint, human_expires))
+        log.debug("[%s] status: %s", charger.id, text)
+        return [(status, ()), (human, ())]

@@ -1,0 +1,79 @@
+"""``zapcharge audit <session-id> [--json]``: check a session's meter log and show its numbers.
+
+The session's transaction has one hash chain in the meter log (``tx:<transaction id>``);
+:func:`~bot.store.meter_log.verify_chain` recomputes every hash and link and compares the
+end with the recorded head. Exit status 0 when the chain holds, 1 when it is broken or the
+session is unknown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from bot.config import Config
+from bot.sessions.settlement import format_msat
+from bot.store import Database
+from bot.store.meter_log import transaction_chain, verify_chain
+from bot.store.sessions import SessionStore
+
+__all__ = ["add_parser", "audit", "main_from_args"]
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("audit", help="verify a session's hash-chained meter log")
+    parser.add_argument("session", help="the session id (from the receipt)")
+    parser.add_argument("--json", action="store_true")
+
+
+def main_from_args(config: Config, args: argparse.Namespace) -> int:
+    report = asyncio.run(audit(config, args.session))
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        for key, value in report.items():
+            if key == "problems":
+                for problem in value:
+                    print(f"  problem: {problem}")
+            elif key.endswith("_msat") and isinstance(value, int):
+                print(f"{key}: {format_msat(value)}")
+            else:
+                print(f"{key}: {value}")
+    return 0 if report["chain_ok"] else 1
+
+
+async def audit(config: Config, session_id: str) -> dict[str, Any]:
+    db = await Database.open(config.service.database_path)
+    try:
+        session = await SessionStore(db).get(session_id)
+        if session is None:
+            return {"session": session_id, "chain_ok": False, "problems": ["no such session"]}
+        report: dict[str, Any] = {
+            "session": session.id,
+            "charger": f"{session.charger_id}/{session.connector_id}",
+            "state": session.state.value,
+            "transaction_id": session.transaction_id,
+            "meter_start_wh": session.meter_start_wh,
+            "meter_stop_wh": session.meter_stop_wh,
+            "energy_wh": session.energy_wh,
+            "paid_msat": session.paid_msat,
+            "consumed_msat": session.consumed_msat,
+            "fees_msat": session.fees_msat,
+            "refund_msat": session.refund_msat,
+            "waived_msat": session.waived_msat,
+        }
+        if session.transaction_id is None:
+            # No transaction, no energy: nothing to chain (a failed start is refunded whole).
+            return report | {"chain": None, "readings": 0, "chain_ok": True, "problems": []}
+        verdict = await verify_chain(db, transaction_chain(session.transaction_id))
+        return report | {
+            "chain": verdict.chain,
+            "readings": verdict.length,
+            "head": verdict.head,
+            "chain_ok": verdict.ok,
+            "problems": list(verdict.problems),
+        }
+    finally:
+        await db.close()

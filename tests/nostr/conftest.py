@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bot.nostr.relay import LocalRelay
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[LocalRelay]:
+    running = LocalRelay()
+    await running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def relay2() -> AsyncIterator[LocalRelay]:
+    running = LocalRelay()
+    await running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_callback_loop() -> Iterator[None]:
+    """nostr-sdk keeps the callback loop process-wide; a test must not leave one set."""
+    yield
+    from nostr_sdk import nostr_sdk as ffi
+
+    assert ffi._UNIFFI_GLOBAL_EVENT_LOOP is None, "a RelayPool with NIP-42 auth was not closed"

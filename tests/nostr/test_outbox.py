@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import nostr_sdk
+import pytest
+
+from bot.config import RelayConfig
+from bot.errors import NostrError
+from bot.nostr.events import sign_event
+from bot.nostr.keys import generate_keys
+from bot.nostr.outbox import Delivery, Outbox, is_final_rejection, parse_outgoing
+from bot.nostr.pool import RelayAnswer, RelayPool
+from bot.nostr.relay import LocalRelay, free_port
+from bot.store import Database
+from bot.store.outbox import OutboxStore
+from tests.helpers import scaled
+from tests.nostr.support import running, wait_until
+
+KEYS = generate_keys()
+
+
+def note(text: str, *, created_at: int | None = None, tags: list[list[str]] | None = None) -> str:
+    return sign_event(KEYS, 1, text, tags or [], created_at or int(time.time()))
+
+
+def make_pool(*urls: str) -> RelayPool:
+    return RelayPool([RelayConfig(u) for u in urls], retry_interval_s=0.2, connect_wait_s=0.5)
+
+
+async def count_on(relay_url: str, kind: int = 1) -> int:
+    reader = make_pool(relay_url)
+    try:
+        return len(await reader.fetch([nostr_sdk.Filter().kind(nostr_sdk.Kind(kind))]))
+    finally:
+        await reader.close()
+
+
+def test_outgoing_events_are_checked_and_described() -> None:
+    tags = [["d", "cp-1"], ["expiration", "1700000900"]]
+    event_json = sign_event(KEYS, 33600, "", tags, 1_700_000_000)
+    _, row = parse_outgoing(event_json, ["ws://127.0.0.1:1", "http://bad", "ws://127.0.0.1:1"])
+    assert row.address == f"33600:{KEYS.public_key_hex}:cp-1"
+    assert row.expires_at == 1_700_000_900.0
+    assert row.relays == ("ws://127.0.0.1:1",)
+    forged = json.loads(event_json)
+    forged["content"] = "changed"
+    with pytest.raises(NostrError, match="bad id or signature"):
+        parse_outgoing(json.dumps(forged), [])
+    with pytest.raises(NostrError, match="not a nostr event"):
+        parse_outgoing("{}", [])
+
+
+def test_final_rejections_are_told_from_retryable_ones() -> None:
+    assert is_final_rejection(RelayAnswer(False, "blocked: event is expired"))
+    assert is_final_rejection(RelayAnswer(False, "invalid: bad signature"))
+    assert not is_final_rejection(RelayAnswer(False, "rate-limited: slow down"))
+    assert not is_final_rejection(RelayAnswer(False, "relay not connected"))
+    assert not is_final_rejection(RelayAnswer(True, ""))
+
+
+async def test_an_event_is_delivered_and_each_relays_answer_kept(
+    tmp_path: Path, relay: LocalRelay, relay2: LocalRelay
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = make_pool(relay.url)
+    outbox = Outbox(OutboxStore(db), pool)
+    deliveries: list[Delivery] = []
+    outbox.add_delivery_listener(deliveries.append)
+    try:
+        async with running(pool, outbox):
+            outbox_id = await outbox.enqueue(note("hello"), [relay2.url])
+            await asyncio.wait_for(outbox.wait_delivered(outbox_id), scaled(5))
+            await asyncio.wait_for(outbox.wait_delivered(outbox_id), scaled(1))  # already done
+        results = await OutboxStore(db).results(outbox_id)
+        assert {(r.relay_url, r.ok) for r in results} == {(relay.url, True), (relay2.url, True)}
+        assert [d.outbox_id for d in deliveries] == [outbox_id]
+        assert await count_on(relay2.url) == 1
+    finally:
+        await pool.close()
+        await db.close()
+
+
+async def test_delivery_after_the_relay_comes_back(tmp_path: Path) -> None:
+    relay = LocalRelay()
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = make_pool(relay.url)
+    # A long backoff: only the relay's return (not the timer) can explain a quick delivery.
+    outbox = Outbox(OutboxStore(db), pool, base_delay_s=600.0)
+    try:
+        async with running(pool, outbox):
+            ids = [await outbox.enqueue(note(f"queued {i}")) for i in range(20)]
+            store = OutboxStore(db)
+            await wait_until(
+                lambda: _all_tried(store, ids), what="first attempts while the relay is down"
+            )
+            await relay.start()
+            for outbox_id in ids:
+                await asyncio.wait_for(outbox.wait_delivered(outbox_id), scaled(5))
+        assert await count_on(relay.url) == 20
+    finally:
+        relay.stop()
+        await pool.close()
+        await db.close()
+
+
+async def _all_tried(store: OutboxStore, ids: list[int]) -> bool:
+    rows = [await store.get(i) for i in ids]
+    return all(r is not None and r.attempts >= 1 for r in rows)
+
+
+async def test_pending_events_survive_a_restart_of_the_bot(
+    tmp_path: Path, relay: LocalRelay
+) -> None:
+    path = tmp_path / "z.sqlite3"
+    dead = f"ws://127.0.0.1:{free_port()}"
+    db = await Database.open(path)
+    pool = make_pool(dead)
+    outbox = Outbox(OutboxStore(db), pool)
+    async with running(pool, outbox):
+        outbox_id = await outbox.enqueue(note("survivor"))
+        await wait_until(lambda: _all_tried(OutboxStore(db), [outbox_id]), what="an attempt")
+    await pool.close()
+    await db.close()
+    # The bot comes back with a working relay configured.
+    db = await Database.open(path)
+    pool = make_pool(relay.url)
+    outbox = Outbox(OutboxStore(db), pool)
+    try:
+        async with running(pool, outbox):
+            await asyncio.wait_for(outbox.wait_delivered(outbox_id), scaled(5))
+        assert await count_on(relay.url) == 1
+    finally:
+        await pool.close()
+        await db.close()
+
+
+async def test_an_event_that_expired_while_waiting_is_not_sent(
+    tmp_path: Path, relay: LocalRelay
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = make_pool(relay.url)
+    store = OutboxStore(db)
+    outbox = Outbox(store, pool)
+    try:
+        async with running(pool, outbox):
+            past = int(time.time()) - 10
+            expired = await outbox.enqueue(note("late", tags=[["expiration", str(past)]]))
+            await wait_until(lambda: _state(store, expired, "expired"), what="expired")
+        assert await store.results(expired) == []
+    finally:
+        await pool.close()
+        await db.close()
+
+
+async def test_a_relay_that_refuses_for_good_fails_the_row(
+    tmp_path: Path, relay: LocalRelay
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = make_pool(relay.url)
+    store = OutboxStore(db)
+    # Bypass the outbox's own expiry check: the relay must be the one that refuses.
+    outbox = Outbox(store, pool, clock=lambda: time.time() - 3600)
+    try:
+        async with running(pool, outbox):
+            stale = note("stale", tags=[["expiration", str(int(time.time()) - 5)]])
+            outbox_id = await outbox.enqueue(stale)
+            await wait_until(lambda: _state(store, outbox_id, "failed"), what="failed")
+        (result,) = await store.results(outbox_id)
+        assert result.message.startswith("blocked:")
+    finally:
+        await pool.close()
+        await db.close()
+
+
+async def _state(store: OutboxStore, outbox_id: int, state: str) -> bool:
+    row = await store.get(outbox_id)
+    return row is not None and row.state == state

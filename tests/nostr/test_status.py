@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nostr_sdk
+import pytest
+
+from bot.config import Config
+from bot.nostr.addresses import AddressBook
+from bot.nostr.events import ChargerSnapshot, ConnectorState, status_tags
+from bot.nostr.outbox import Outbox
+from bot.nostr.pool import RelayPool
+from bot.nostr.relay import LocalRelay
+from bot.nostr.status import StatusPublisher, snapshot_of
+from bot.store import Database
+from bot.store.nostr import ChargerState, NostrStateStore
+from bot.store.outbox import OutboxStore
+from tests.nostr.support import Driver, make_charger, nostr_config, open_db, running, wait_until
+
+
+@dataclass
+class Bot:
+    config: Config
+    db: Database
+    pool: RelayPool
+    outbox: Outbox
+    status: StatusPublisher
+
+    async def set_status(self, connector: int, status: str, *, online: bool = True) -> None:
+        charger_id = self.config.chargers[0].id
+        await self.db.execute(
+            "UPDATE chargers SET online = ? WHERE id = ?", (int(online), charger_id)
+        )
+        await self.db.execute(
+            "INSERT INTO connector_status (charger_id, connector_id, status, updated_at)"
+            " VALUES (?, ?, ?, 0) ON CONFLICT(charger_id, connector_id)"
+            " DO UPDATE SET status = excluded.status",
+            (charger_id, connector, status),
+        )
+        self.status.charger_changed(charger_id)
+
+    async def published(self, kind: int = 33600) -> list[dict[str, object]]:
+        rows = await self.db.fetchall(
+            "SELECT event_json FROM outbox WHERE kind = ? ORDER BY id", (kind,)
+        )
+        return [json.loads(r["event_json"]) for r in rows]
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, relay: LocalRelay, request: pytest.FixtureRequest
+) -> AsyncIterator[Bot]:
+    options = getattr(request, "param", {})
+    config = nostr_config(tmp_path, [relay.url])
+    db = await open_db(tmp_path, config)
+    pool = RelayPool.from_config(config)
+    outbox = Outbox(OutboxStore(db), pool)
+    state = NostrStateStore(db)
+    status = StatusPublisher(
+        config.chargers, state, outbox, AddressBook(state, time.time), **options
+    )
+    try:
+        yield Bot(config, db, pool, outbox, status)
+    finally:
+        await pool.close()
+        await db.close()
+
+
+def test_snapshot_marks_every_connector_offline_when_the_charger_is() -> None:
+    charger = make_charger()
+    online = snapshot_of(charger, ChargerState(True, {1: "Charging"}), 1)
+    assert [c.status for c in online.connectors] == ["Charging", "Unknown"]
+    offline = snapshot_of(charger, ChargerState(False, {1: "Charging"}), 1)
+    assert [c.status for c in offline.connectors] == ["Offline", "Offline"]
+    assert [c.status for c in snapshot_of(charger, None, 1).connectors] == ["Offline", "Offline"]
+
+
+@pytest.mark.parametrize("bot", [{"price": lambda charger: 123_000}], indirect=True)
+async def test_status_and_human_status_on_the_relay(bot: Bot, relay: LocalRelay) -> None:
+    charger = bot.config.chargers[0]
+    pubkey = charger.keys.public_key_hex
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status), Driver([relay.url]) as driver:
+        query = nostr_sdk.Filter().kinds([nostr_sdk.Kind(33600), nostr_sdk.Kind(30315)])
+        await wait_until(lambda: _has(driver, query, 2), what="status events")
+        events = {e["kind"]: e for e in await driver.fetch_json(query)}
+    status, human = events[33600], events[30315]
+    expires = status["created_at"] + 900
+    snapshot = ChargerSnapshot(
+        "cp-001", "Charger cp-001", True, (ConnectorState(1, "Available", "Type2", 22000),), 123_000
+    )
+    assert status["tags"] == status_tags(pubkey, charger, snapshot, expires)
+    assert status["content"] == human["content"] == "⚡ Available · 123 sat/kWh"
+    assert human["tags"] == [
+        ["d", "general"],
+        ["a", f"33600:{pubkey}:cp-001"],
+        ["expiration", str(human["created_at"] + 900)],
+    ]
+
+
+@pytest.mark.parametrize("bot", [{"min_interval_s": 0.3}], indirect=True)
+async def test_a_flapping_connector_is_coalesced(bot: Bot, relay: LocalRelay) -> None:
+    async with running(bot.pool, bot.outbox, bot.status), Driver([relay.url]) as driver:
+        started = asyncio.get_running_loop().time()
+        for i in range(40):
+            await bot.set_status(1, "Charging" if i % 2 else "Available")
+            await asyncio.sleep(0.03)
+        await bot.set_status(1, "Finishing")
+        elapsed = asyncio.get_running_loop().time() - started
+        query = nostr_sdk.Filter().kind(nostr_sdk.Kind(33600))
+        await wait_until(lambda: _latest_is(driver, query, "Finishing"), what="final status")
+        on_relay = await driver.fetch_json(query)
+        await asyncio.sleep(0.5)  # nothing more once the charger is quiet
+        published = await bot.published()
+    assert len(on_relay) == 1  # addressable: the relay keeps the newest only
+    assert 2 <= len(published) <= elapsed / 0.3 + 3, len(published)
+    times = [e["created_at"] for e in published]
+    assert times == sorted(set(times)), "created_at must strictly increase"
+    assert on_relay[0]["created_at"] == times[-1]
+
+
+@pytest.mark.parametrize("bot", [{"min_interval_s": 0.1}], indirect=True)
+async def test_an_unchanged_status_is_not_published_again(bot: Bot) -> None:
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status):
+        await wait_until(lambda: _count(bot, 1), what="first status")
+        bot.status.charger_changed("cp-001")
+        bot.status.charger_changed("no-such-charger")
+        await asyncio.sleep(0.2)
+        assert len(await bot.published()) == 1
+        await bot.set_status(1, "Available", online=False)
+        await wait_until(lambda: _count(bot, 2), what="offline status")
+    assert (await bot.published())[-1]["content"] == "⛔ Offline"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bot", [{"ttl_s": 3.0}], indirect=True)
+async def test_status_is_refreshed_before_it_expires_and_vanishes_with_the_bot(
+    bot: Bot, relay: LocalRelay
+) -> None:
+    await bot.set_status(1, "Available")
+    query = nostr_sdk.Filter().kind(nostr_sdk.Kind(33600))
+    async with Driver([relay.url]) as driver:
+        async with running(bot.pool, bot.outbox, bot.status):
+            await wait_until(lambda: _count(bot, 2), seconds=4, what="refresh")
+            first, second = (await bot.published())[:2]
+            assert int(_tag(first, "expiration")) == first["created_at"] + 3  # type: ignore[operator]
+            assert second["created_at"] > first["created_at"]  # type: ignore[operator]
+            assert int(_tag(second, "expiration")) > int(_tag(first, "expiration"))
+            await wait_until(lambda: _has(driver, query, 1), what="status on relay")
+        # The bot is gone: within the TTL its status disappears from the relay.
+        await wait_until(lambda: _has(driver, query, 0), seconds=5, what="expiry")
+
+
+def _tag(event: dict[str, object], name: str) -> str:
+    tags = event["tags"]
+    assert isinstance(tags, list)
+    return str(next(t[1] for t in tags if t[0] == name))
+
+
+async def _has(driver: Driver, query: nostr_sdk.Filter, n: int) -> bool:
+    return len(await driver.fetch(query)) == n
+
+
+async def _count(bot: Bot, n: int) -> bool:
+    return len(await bot.published()) >= n
+
+
+async def _latest_is(driver: Driver, query: nostr_sdk.Filter, status: str) -> bool:
+    events = await driver.fetch_json(query)
+    return bool(events) and ["connector", "1", status, "Type2", "22000"] in events[0]["tags"]

@@ -1,0 +1,178 @@
+"""A running session layer for tests: real SQLite, the real central system on 127.0.0.1
+port 0, simulated chargers over real websockets, and the real SessionService.
+
+``Driver`` is the driver's side of the nostr seam (it keeps the DMs it is sent and says
+which lightning address its profile has); the refund desk is passed in by each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bot.app import register_chargers
+from bot.config import Config, load_config
+from bot.ocpp import CentralSystem
+from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.sessions.machine import State
+from bot.sessions.refunding import RefundDesk, RefundRetry
+from bot.sessions.service import SessionService
+from bot.sessions.tariff import make_quote
+from bot.store import Database
+from bot.store.sessions import Session
+from tests.helpers import scaled, write_config
+
+__all__ = ["Driver", "Rig", "rig", "wait_until"]
+
+
+async def wait_until(
+    predicate: Callable[[], Any], within: float = 10.0, what: str = "condition"
+) -> None:
+    deadline = time.monotonic() + scaled(within)
+    while not await _truth(predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def _truth(value: Any) -> bool:
+    if asyncio.iscoroutine(value):
+        value = await value
+    return bool(value)
+
+
+@dataclass
+class Driver:
+    """The driver's end of the DMs: what they were sent, and their profile's lud16."""
+
+    lud16: dict[str, str] = field(default_factory=dict)
+    dms: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def send_dm(
+        self, charger_id: str, recipient_pubkey: str, text: str, fallback_relays: Sequence[str] = ()
+    ) -> None:
+        self.dms.append((charger_id, recipient_pubkey, text))
+
+    async def lightning_address_of(self, pubkey: str) -> str | None:
+        return self.lud16.get(pubkey)
+
+    def texts(self, pubkey: str) -> list[str]:
+        return [text for _, to, text in self.dms if to == pubkey]
+
+
+@dataclass
+class Rig:
+    config: Config
+    db: Database
+    service: SessionService
+    central: CentralSystem
+    driver: Driver
+    url: str
+    stack: AsyncExitStack
+
+    async def charger(self, charger_id: str = "cp-001", **settings: Any) -> SimCharger:
+        defaults: dict[str, Any] = {
+            "clock_speed": 300.0,
+            "sample_interval_s": 60,
+            "reconnect_delay_s": 0.1,
+            "power_w": 11_000,
+        }
+        charger = next(c for c in self.config.chargers if c.id == charger_id)
+        sim = SimCharger(
+            SimSettings(self.url, charger_id, charger.ocpp_password, **(defaults | settings))
+        )
+        task = asyncio.create_task(sim.run())
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self.stack.push_async_callback(stop)
+        await sim.wait_for(lambda: sim.boots >= 1 and self.central.is_online(charger_id), 10)
+        return sim
+
+    async def paid_session(
+        self,
+        amount_msat: int,
+        *,
+        payer: str | None = None,
+        charger_id: str = "cp-001",
+        connector_id: int = 1,
+    ) -> Session:
+        """A quoted session at the charger's tariff, then its payment, as the pay side does."""
+        session = await self.quoted(payer=payer, charger_id=charger_id, connector_id=connector_id)
+        assert session.payment_hash is not None
+        await self.service.session_paid(session.payment_hash, amount_msat, int(time.time()))
+        return session
+
+    async def quoted(
+        self, *, payer: str | None = None, charger_id: str = "cp-001", connector_id: int = 1
+    ) -> Session:
+        charger = self.config.charger(charger_id)
+        assert charger is not None
+        return await self.service.store.create(
+            charger_id,
+            connector_id,
+            make_quote(charger.tariff, time.time()),
+            payer_pubkey=payer,
+            payment_hash=secrets.token_hex(32),
+        )
+
+    async def state_of(self, session_id: str) -> State:
+        return (await self.service.store.load(session_id)).state
+
+    async def reaches(self, session_id: str, *states: State, within: float = 10.0) -> Session:
+        await wait_until(
+            lambda: self._in(session_id, states), within, f"session in {[s.value for s in states]}"
+        )
+        return await self.service.store.load(session_id)
+
+    async def _in(self, session_id: str, states: Sequence[State]) -> bool:
+        return await self.state_of(session_id) in states
+
+
+@asynccontextmanager
+async def rig(
+    tmp_path: Path,
+    *,
+    chargers: tuple[str, ...] = ("cp-001",),
+    refunds: RefundDesk | None = None,
+    driver: Driver | None = None,
+    retry: RefundRetry | None = None,
+    **sessions: int,
+) -> AsyncIterator[Rig]:
+    config = load_config(write_config(tmp_path, chargers=chargers))
+    settings = {"start_timeout_s": 3, "stop_timeout_s": 3, "disconnect_timeout_s": 2} | sessions
+    config = replace(config, sessions=replace(config.sessions, **settings))
+    config.service.database_path.parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(config.service.database_path)
+    driver = driver or Driver()
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(db.close)
+        await register_chargers(config, db)
+        service = SessionService(
+            config,
+            db,
+            messenger=driver,
+            refunds=refunds,
+            tick_s=0.05,
+            retry=retry or RefundRetry(0.05, 0.2),
+        )
+        central = CentralSystem(config, db, service, call_timeout=scaled(5))
+        service.attach(control=central)
+        tasks = [asyncio.create_task(central.run()), asyncio.create_task(service.run())]
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        stack.push_async_callback(stop)
+        port = await asyncio.wait_for(central.started(), scaled(10))
+        yield Rig(config, db, service, central, driver, f"ws://127.0.0.1:{port}/ocpp", stack)

@@ -1,0 +1,164 @@
+"""SessionService over real parts: the central system on a real websocket, simulated
+chargers, real SQLite. Each test walks one path of the session table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.sessions.machine import Event, State
+from tests.sessions.support import rig, wait_until
+
+PAYER = "a" * 64
+STRANGER = "b" * 64
+
+
+async def test_budget_reached_stops_before_overshoot_and_settles(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger()
+        session = await r.paid_session(200_000, payer=PAYER)  # 200 sat at 250 sat/kWh: 800 Wh
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=20)
+        assert len(sim.commands("RemoteStartTransaction")) == 1
+        assert sim.commands("RemoteStartTransaction")[0]["id_tag"] == session.id_tag
+        assert sim.commands("ChangeConfiguration")[0]["key"] == "MeterValueSampleInterval"
+        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert done.stop_reason == Event.BUDGET_REACHED.value
+        assert 0 < done.energy_wh <= 800  # stopped early rather than overshooting
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        assert done.refund_msat and done.refund_msat > 0
+        dms = r.driver.texts(PAYER)
+        assert dms[0].startswith("Charging started") and "stop" in dms[0]
+        assert any(t.startswith("Charging stopped. Receipt") for t in dms)
+        history = [event for _, _, event in await r.service.store.history(session.id)]
+        assert history[:4] == [
+            Event.INVOICE_PAID,
+            Event.START_REQUESTED,
+            Event.TRANSACTION_STARTED,
+            Event.BUDGET_REACHED,
+        ]
+
+
+async def test_driver_stop_and_a_stranger_is_refused(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        refused = await r.service.driver_command("cp-001", STRANGER, "stop")
+        assert "Only the driver who paid" in refused
+        assert await r.state_of(session.id) is State.CHARGING
+        status = await r.service.driver_command("cp-001", PAYER, "status")
+        assert status.startswith("Session charging")
+        assert "Stopping" in await r.service.driver_command("cp-001", PAYER, "stop")
+        again = await r.service.driver_command("cp-001", PAYER, "Stop")
+        assert "already" in again or "Stopping" in again
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.stop_reason == Event.DRIVER_STOP.value
+        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert "already" in await r.service.driver_command("cp-001", PAYER, "stop")
+
+
+async def test_page_stop_twice_is_harmless(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000)
+        await r.reaches(session.id, State.CHARGING)
+        assert await r.service.stop_by_token(session.token) is not None
+        await r.service.stop_by_token(session.token)
+        await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert await r.service.stop_by_token("no-such-token") is None
+
+
+async def test_unplugged_car_settles(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        sim.unplug(1)
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.stop_reason == "unplugged"
+        assert sim.commands("RemoteStopTransaction") == []
+
+
+async def test_rejected_start_refunds_everything(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger()
+        sim.fault(1)  # a faulted connector rejects RemoteStart
+        session = await r.paid_session(500_000, payer=PAYER)
+        done = await r.reaches(session.id, State.REFUNDING)
+        assert done.refund_msat == 500_000 and done.consumed_msat == 0
+        assert done.stop_reason == Event.START_REJECTED.value
+        assert any("could not start" in t for t in r.driver.texts(PAYER))
+
+
+async def test_offline_charger_fails_to_start(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        session = await r.paid_session(500_000)
+        done = await r.reaches(session.id, State.REFUNDING)
+        assert done.refund_msat == 500_000
+        history = [event for _, _, event in await r.service.store.history(session.id)]
+        assert Event.CHARGER_OFFLINE in history
+
+
+async def test_fault_mid_session_stops(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000)
+        await r.reaches(session.id, State.CHARGING)
+        sim.fault(1)
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.stop_reason is not None
+        assert done.stop_reason.startswith(("charger_fault", "charger:"))
+
+
+async def test_topup_extends_the_budget(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(400_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        topup_hash = "c" * 64
+        await r.db.execute(
+            "INSERT INTO invoices (payment_hash, label, session_id, bolt11, amount_msat,"
+            " description, status, expires_at, created_at)"
+            " VALUES (?, 'zapcharge:pay:t', ?, 'lnbc', 300000, '', 'paid', 0, 0)",
+            (topup_hash, session.id),
+        )
+        await r.service.session_paid(topup_hash, 300_000, 0)
+        await r.service.session_paid(topup_hash, 300_000, 0)  # replayed: counted once
+        topped = await r.service.store.load(session.id)
+        assert topped.paid_msat == 700_000
+        await wait_until(lambda: any("Top-up" in t for t in r.driver.texts(PAYER)))
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        assert len(sim.commands("RemoteStartTransaction")) == 1
+
+
+async def test_start_timeout_without_start_transaction(tmp_path: Path) -> None:
+    async with rig(tmp_path, start_timeout_s=1) as r:
+        sim = await r.charger()
+        sim.disconnect(offline_s=30)  # accepted nothing: it is gone before the start
+        await wait_until(lambda: not r.central.is_online("cp-001"))
+        session = await r.paid_session(500_000)
+        done = await r.reaches(session.id, State.REFUNDING)
+        assert done.refund_msat == 500_000
+
+
+async def test_disconnect_mid_session_then_stop_after_reconnect(tmp_path: Path) -> None:
+    async with rig(tmp_path, disconnect_timeout_s=1, stop_timeout_s=30) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        sim.disconnect(offline_s=2.5)  # real seconds: longer than the disconnect timeout
+        stopping = await r.reaches(session.id, State.STOPPING, within=10)
+        assert stopping.stop_reason == Event.DISCONNECT_TIMEOUT.value
+        # Back online: RemoteStop goes out, StopTransaction arrives, the session settles.
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=20)
+        assert done.meter_stop_wh is not None
+        assert len(sim.commands("RemoteStartTransaction")) == 1
+
+
+async def test_quotes_never_paid_stay_quoted_without_a_node(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        session = await r.quoted()
+        await r.service.expire_quotes()
+        assert await r.state_of(session.id) is State.QUOTED
