@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--relay", action="append", metavar="URL", help="relay(s) to read")
     watch.add_argument("--json", action="store_true")
     watch.add_argument("--once", action="store_true", help="print the current table and exit")
+    from bot.driver import cli as zap_cli
+
+    zap_cli.add_parser(commands)
     return parser
 
 
@@ -108,6 +111,7 @@ STANDALONE_COMMANDS = {
     "simnode": "bot.lightning.simnode.cli",
     "sim-charger": "bot.ocpp.simcharger",
     "watch": "bot.nostr.watch",
+    "zap": "bot.driver.cli",
 }
 
 

@@ -30,10 +30,13 @@ from bot.lnurl.payments import ZapPayments
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
 from bot.lnurl.withdraw_http import WithdrawEndpoints
+from bot.nostr.outbox import Outbox
+from bot.nostr.pool import RelayPool
 from bot.sessions.machine import Event
 from bot.sessions.tariff import Quote
 from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.db import Database
+from bot.store.outbox import OutboxStore
 from bot.store.sessions import Session, SessionStore
 from tests.helpers import scaled, write_config
 
@@ -46,6 +49,7 @@ __all__ = [
     "Site",
     "move_session",
     "pay_site",
+    "receipts_flowing",
     "refunding_session",
     "set_charger",
 ]
@@ -185,6 +189,24 @@ async def refunding_session(site: Site, name: str = "ph-1") -> str:
     )
     assert moved.refund_msat == REFUND
     return moved.id
+
+
+@asynccontextmanager
+async def receipts_flowing(site: Site) -> AsyncIterator[Outbox]:
+    """The real nostr outbox on the site's relays, and the payment watcher feeding it."""
+    pool = RelayPool(site.config.relays)
+    outbox = Outbox(OutboxStore(site.db), pool, base_delay_s=0.05)
+    watcher = await site.watch_payments(outbox)
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(s.run()) for s in (pool, outbox, watcher)]
+            try:
+                yield outbox
+            finally:
+                for task in tasks:
+                    task.cancel()
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager
