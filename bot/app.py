@@ -63,6 +63,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
     from bot.lnurl.server import HttpServer
+    from bot.lnurl.stack import LnurlStack
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
     from bot.sessions.page import SessionPage
@@ -74,9 +75,15 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions = SessionService(config, db, backend=backend)
     nostr = NostrStack.build(config, db, driver_commands=sessions)
     central = CentralSystem(config, db, sessions)
-    sessions.attach(control=central, messenger=nostr.messenger, status=nostr.status)
-    http = HttpServer(config.http.listen, [SessionPage(sessions, RefundStore(db))])
-    return [pricing, central, http, *nostr.services, sessions]
+    lnurl = LnurlStack.build(
+        config, db, backend, outbox=nostr.outbox, sessions=sessions, refund_events=sessions
+    )
+    sessions.attach(
+        control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
+    )
+    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    http = HttpServer(config.http.listen, [page, *lnurl.providers])
+    return [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
