@@ -62,6 +62,7 @@ async def register_chargers(config: Config, db: Database) -> None:
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
+    from bot.lnurl.quotes import pricing_quote
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
     from bot.nostr.stack import NostrStack
@@ -76,7 +77,13 @@ def build_services(config: Config, db: Database) -> list[Service]:
     nostr = NostrStack.build(config, db, driver_commands=sessions)
     central = CentralSystem(config, db, sessions)
     lnurl = LnurlStack.build(
-        config, db, backend, outbox=nostr.outbox, sessions=sessions, refund_events=sessions
+        config,
+        db,
+        backend,
+        outbox=nostr.outbox,
+        sessions=sessions,
+        refund_events=sessions,
+        quote=pricing_quote(pricing),  # the price of the moment binds the session
     )
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.config import ChargerConfig, Config
@@ -40,26 +40,19 @@ from bot.lnurl.protocol import (
     pay_invoice_response,
     verify_response,
 )
-from bot.sessions.tariff import Quote, make_quote
+from bot.lnurl.quotes import Quoter, offer_price_text, static_quote
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
 from bot.store.sessions import SessionStore
 
-__all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite", "Quoter", "static_quote"]
+__all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
 
 log = logging.getLogger(__name__)
 
 INVOICE_LABEL_PREFIX = "zapcharge:pay:"
 INVOICE_EXPIRY_S = 600  # as long as a zap request stays acceptable: pay now or ask again
-
-Quoter = Callable[[ChargerConfig, float], Awaitable[Quote]]
-
-
-async def static_quote(charger: ChargerConfig, now: float) -> Quote:
-    """The quote of the charger's configured tariff (dynamic pricing passes its own)."""
-    return make_quote(charger.tariff, now)
 
 
 @dataclass(frozen=True)
@@ -192,6 +185,7 @@ class Checkout:
             self.site.domain,
             connector_id=connector_id,
             image_png_base64=charger_icon_base64(),
+            price=offer_price_text(charger),
         )
         return charger, connector_id, offer
 

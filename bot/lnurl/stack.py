@@ -16,9 +16,10 @@ from bot.config import Config
 from bot.lightning.base import LightningBackend
 from bot.lightning.bolt11 import NETWORK_CURRENCY
 from bot.lightning.watcher import PaymentWatcher
-from bot.lnurl.checkout import Checkout, PaySite, Quoter, static_quote
+from bot.lnurl.checkout import Checkout, PaySite
 from bot.lnurl.pay import PayEndpoints
 from bot.lnurl.payments import ReceiptOutbox, ZapPayments
+from bot.lnurl.quotes import Quoter, static_quote
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import RouteProvider
 from bot.lnurl.withdraw_http import WithdrawEndpoints
