@@ -67,6 +67,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.lnurl.stack import LnurlStack
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
+    from bot.receipts.listener import ReceiptListener
     from bot.sessions.page import SessionPage
     from bot.sessions.service import SessionService
     from bot.store.refunds import RefundStore
@@ -90,7 +91,11 @@ def build_services(config: Config, db: Database) -> list[Service]:
     )
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
-    return [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
+    services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
+    receipts = ReceiptListener.from_config(config, db, nostr.pool, backend, sessions)
+    if receipts is not None:  # chargers that keep the operator's own zapper
+        services.append(receipts)
+    return services
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:

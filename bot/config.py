@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from bot.errors import ConfigError
 from bot.nostr.keys import ChargerKeys, load_key_file
 from bot.pricing.config import PricingConfig, parse_pricing
+from bot.receipts.config import ZapperConfig, parse_zapper
 
 __all__ = [
     "CURRENCY_PATTERN",
@@ -186,6 +187,7 @@ class ChargerConfig:
     key_file: Path
     keys: ChargerKeys
     pricing: PricingConfig | None = None  # load_charger always sets it; None means [tariff]
+    zapper: ZapperConfig | None = None  # an external lightning address and its zapper
 
     def connector(self, connector_id: int) -> Connector | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
@@ -494,6 +496,7 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
         pricing=parse_pricing(
             str(path), table.raw("pricing", None), charger.tariff.price_msat_per_kwh
         ),
+        zapper=parse_zapper(str(path), table.raw("zapper", None)),
     )
     table.done()
     return charger

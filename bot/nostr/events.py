@@ -115,11 +115,14 @@ def sign_event(
 def profile_content(charger: ChargerConfig, public_url: str, domain: str) -> str:
     """Kind 0 content: NIP-01/NIP-24 fields, ``lud16`` and ``nip05`` on our own domain."""
     address = lightning_address(charger.id, domain)
+    # An operator's own zapper keeps its address on the profile; the bot listens for its
+    # receipts (bot/receipts). NIP-05 stays ours: it is served by our HTTP side.
+    lud16 = charger.zapper.lightning_address if charger.zapper else address
     profile: dict[str, Any] = {
         "name": charger.name,
         "display_name": charger.name,
         "about": charger.about,
-        "lud16": address,
+        "lud16": lud16,
         "nip05": address,
         "website": public_url,
         "bot": True,  # NIP-24: the account is run by a program
