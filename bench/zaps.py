@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags, encode
 
-from bot.lnurl.invoice import decode_invoice
+from bot.lightning.bolt11 import decode_invoice
 from bot.nostr.keys import generate_keys
 from bot.nostr.zaps import (
     build_zap_receipt,

@@ -62,7 +62,9 @@ async def register_chargers(config: Config, db: Database) -> None:
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
+    from bot.lnurl.quotes import pricing_quote
     from bot.lnurl.server import HttpServer
+    from bot.lnurl.stack import LnurlStack
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
@@ -75,9 +77,21 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions = SessionService(config, db, backend=backend)
     nostr = NostrStack.build(config, db, driver_commands=sessions)
     central = CentralSystem(config, db, sessions)
-    sessions.attach(control=central, messenger=nostr.messenger, status=nostr.status)
-    http = HttpServer(config.http.listen, [SessionPage(sessions, RefundStore(db))])
-    services: list[Service] = [pricing, central, http, *nostr.services, sessions]
+    lnurl = LnurlStack.build(
+        config,
+        db,
+        backend,
+        outbox=nostr.outbox,
+        sessions=sessions,
+        refund_events=sessions,
+        quote=pricing_quote(pricing),  # the price of the moment binds the session
+    )
+    sessions.attach(
+        control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
+    )
+    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    http = HttpServer(config.http.listen, [page, *lnurl.providers])
+    services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
     receipts = ReceiptListener.from_config(config, db, nostr.pool, backend, sessions)
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)

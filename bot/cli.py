@@ -60,11 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
-    from bot.lightning.simnode import cli as simnode_cli
-
-    simnode_cli.add_parser(commands)
-
-    importlib.import_module("bot.sessions.audit").add_parser(commands)
+    for module in ("bot.lightning.simnode.cli", "bot.sessions.audit", "bot.driver.cli"):
+        importlib.import_module(module).add_parser(commands)  # each light at import time
 
     price = commands.add_parser("price", help="a charger's price and where it came from")
     price.add_argument("id")
@@ -108,6 +105,7 @@ STANDALONE_COMMANDS = {
     "simnode": "bot.lightning.simnode.cli",
     "sim-charger": "bot.ocpp.simcharger",
     "watch": "bot.nostr.watch",
+    "zap": "bot.driver.cli",
 }
 
 

@@ -13,6 +13,7 @@ Direction of calls::
     sessions     --StatusSink------> nostr         (connector status changed)
     lightning    --PaidInvoices----> zaps          (an invoice of ours was paid)
     zaps         --SessionPayments-> sessions      (a session's quote or top-up is paid)
+    lnurl        --RefundEvents----> sessions      (a driver's withdraw of a refund ended)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "Messenger",
     "MeterSample",
     "PaidInvoices",
+    "RefundEvents",
     "SessionPayments",
     "StatusSink",
 ]
@@ -147,3 +149,14 @@ class SessionPayments(Protocol):
     """
 
     async def session_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
+
+
+class RefundEvents(Protocol):
+    """Told when a driver redeems a session's LNURL-withdraw link and the payment ends.
+
+    ``paid`` True: the refund is paid (apply refund_paid). False: it failed for certain,
+    the claim is released and the link is dead (apply refund_failed, offer a new link).
+    A payment still in flight reports nothing; the refund row stays pending.
+    """
+
+    async def refund_settled(self, session_id: str, *, paid: bool, detail: str) -> None: ...

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.lightning.bolt11 import DecodedInvoice
+
 __all__ = [
     "DecodedInvoice",
     "Invoice",
@@ -62,19 +64,6 @@ class Payment:
     amount_sent_msat: int | None = None  # including fees
     preimage: str | None = None
     failure: str | None = None  # why, when FAILED
-
-
-@dataclass(frozen=True)
-class DecodedInvoice:
-    """What a BOLT11 string says, checked by the node (refunds: verify before paying)."""
-
-    payment_hash: str
-    amount_msat: int | None  # None: the payer chooses the amount
-    payee: str  # node id (hex)
-    created_at: int
-    expires_at: int
-    description: str | None = None
-    description_hash: str | None = None  # hex
 
 
 @dataclass(frozen=True)

@@ -259,14 +259,17 @@ class ClnBackend:
         result = await self._retrying("decode", {"string": bolt11})
         if result.get("type") != "bolt11 invoice" or not result.get("valid"):
             raise LightningError(f"not a valid BOLT11 invoice ({result.get('type')})")
+        amount = result.get("amount_msat")
         return DecodedInvoice(
+            bolt11=bolt11,
+            currency=result["currency"],
+            amount_msat=None if amount is None else int(amount),
             payment_hash=result["payment_hash"],
-            amount_msat=result.get("amount_msat"),
-            payee=result["payee"],
-            created_at=int(result["created_at"]),
-            expires_at=int(result["created_at"]) + int(result["expiry"]),
             description=result.get("description"),
             description_hash=result.get("description_hash"),
+            payee=result["payee"],
+            created_at=int(result["created_at"]),
+            expiry_s=int(result["expiry"]),
         )
 
     async def node_info(self) -> NodeInfo:

@@ -34,6 +34,7 @@ __all__ = [
     "pay_invoice_response",
     "pay_metadata",
     "pay_name",
+    "price_text",
     "query_values",
     "verify_response",
 ]
@@ -60,8 +61,9 @@ class Urls:
     def verify(self, payment_hash: str) -> str:
         return f"{self.public_url}/lnurlp/verify/{payment_hash}"
 
-    def session_page(self, session_id: str) -> str:
-        return f"{self.public_url}/session/{session_id}"
+    def session_page(self, token: str) -> str:
+        """The session page (issue 7's): its unguessable token is the only secret in it."""
+        return f"{self.public_url}/s/{token}"
 
     def withdraw(self, k1: str) -> str:
         return f"{self.public_url}/lnurlw/{k1}"
@@ -144,12 +146,15 @@ def charger_pay_offer(
     connector_id: int | None = None,
     comment_allowed: int = DEFAULT_COMMENT_ALLOWED,
     image_png_base64: str | None = None,
+    price: str | None = None,
 ) -> PayOffer:
-    """The pay offer of a charger from its config; the same inputs give the same metadata."""
+    """The pay offer of a charger from its config; the same inputs give the same metadata.
+
+    ``price`` replaces the tariff's price text (a dynamic price is described, not quoted)."""
     name = pay_name(charger.id, connector_id)
     title = charger.name if connector_id is None else f"{charger.name}, connector {connector_id}"
     metadata = pay_metadata(
-        f"{title} · {_price_text(charger.tariff)}",
+        f"{title} · {price or price_text(charger.tariff)}",
         identifier=f"{name}@{domain}",
         long_description=charger.about or None,
         image_png_base64=image_png_base64,
@@ -164,7 +169,7 @@ def charger_pay_offer(
     )
 
 
-def _price_text(tariff: Tariff) -> str:
+def price_text(tariff: Tariff) -> str:
     text = f"{_sats(tariff.price_msat_per_kwh)} sat/kWh"
     if tariff.session_fee_msat:
         text += f" + {_sats(tariff.session_fee_msat)} sat per session"

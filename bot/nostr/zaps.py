@@ -6,7 +6,8 @@ signatures, and none of its types leave this module.
 - :func:`parse_zap_request` applies NIP-57 appendix D to what an LNURL callback received.
   The exact string is kept: the invoice commits to ``sha256(raw)``, so one changed byte
   (even re-serialising the same JSON) breaks every wallet's description-hash check.
-- :func:`build_zap_receipt` writes appendix E's receipt once the invoice is paid.
+- :func:`build_zap_receipt` writes appendix E's receipt once the invoice is paid, from the
+  request as :func:`load_zap_request` reads it back from the store.
 - :func:`validate_zap_receipt` applies appendix F (and more) to a receipt from a relay; a
   valid receipt is still only a hint until our own node confirms the payment.
 - :func:`build_zap_request` is the driver's side, for ``zapcharge zap`` and tests.
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import nostr_sdk
 
 from bot.errors import LnurlError, ZapInvalid
-from bot.lnurl.invoice import DecodedInvoice, decode_invoice
+from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
 from bot.nostr.keys import ChargerKeys
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ZapRequest",
     "build_zap_receipt",
     "build_zap_request",
+    "load_zap_request",
     "parse_zap_request",
     "validate_zap_receipt",
 ]
@@ -134,6 +136,17 @@ def parse_zap_request(
         raise ZapInvalid("too-old", "zap request is too old; create a new one")
     if request.created_at > now + max_future_s:
         raise ZapInvalid("in-future", "zap request is dated in the future; check your clock")
+    return request
+
+
+def load_zap_request(
+    raw_json: str, *, charger_pubkey: str, receipt_pubkey: str | None = None
+) -> ZapRequest:
+    """A zap request accepted earlier (stored with its invoice), checked again without the
+    clock: it was fresh when the callback took it, and its invoice may be paid much later."""
+    request = _zap_request_from(raw_json, receipt_pubkey or charger_pubkey)
+    if request.recipient_pubkey != charger_pubkey:
+        raise ZapInvalid("wrong-recipient", "zap request's p tag is not this charger")
     return request
 
 

@@ -110,6 +110,11 @@ class RefundStore:
         )
         return Refund.from_row(row) if row else None
 
+    async def by_k1(self, k1: str) -> Refund | None:
+        """The row behind ``k1`` in any state, so a refused callback can say why."""
+        row = await self._db.fetchone("SELECT * FROM refunds WHERE k1 = ?", (k1,))
+        return Refund.from_row(row) if row else None
+
     async def claim_k1(
         self, k1: str, amount_msat: int, bolt11: str, payment_hash: str
     ) -> Refund | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,13 +197,16 @@ class SessionStore:
         """Every session a restarted service must resume (see machine.RESUME)."""
         return await self.list_by_state(*(s for s in State if s not in TERMINAL))
 
-    async def active_on(self, charger_id: str, connector_id: int) -> list[Session]:
-        """Unfinished sessions on one connector, oldest first."""
-        states = [s.value for s in State if s not in TERMINAL]
-        where = f"charger_id = ? AND connector_id = ? AND state IN ({_marks(states)})"
+    async def active_on(
+        self, charger_id: str, connector_id: int, states: Collection[State] | None = None
+    ) -> list[Session]:
+        """Unfinished sessions on one connector (or those in ``states``), oldest first."""
+        wanted = [s for s in State if s not in TERMINAL] if states is None else states
+        values = [s.value for s in wanted]
+        where = f"charger_id = ? AND connector_id = ? AND state IN ({_marks(values)})"
         rows = await self._db.fetchall(
             f"SELECT * FROM sessions WHERE {where} ORDER BY created_at",  # noqa: S608 -- only placeholders are interpolated
-            [charger_id, connector_id, *states],
+            [charger_id, connector_id, *values],
         )
         return [Session.from_row(row) for row in rows]
 

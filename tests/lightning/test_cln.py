@@ -12,6 +12,7 @@ import pytest
 
 from bot.errors import LightningError, LightningUnavailable
 from bot.lightning.base import Invoice, InvoiceStatus, PaymentStatus
+from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, read_payments, serve_in_process
 from tests.helpers import scaled
@@ -56,6 +57,7 @@ async def test_zap_invoice_carries_only_the_description_hash(backend: ClnBackend
     checked = await backend.decode_invoice(invoice.bolt11)
     assert checked.description_hash == decoded.description_hash
     assert (checked.amount_msat, checked.expires_at) == (5_000, invoice.expires_at)
+    assert checked == decode_invoice(invoice.bolt11)  # the node and the offline decoder agree
 
 
 async def test_duplicate_label_is_refused_with_900(backend: ClnBackend) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import ChargerConfig, Connector, Tariff
 from bot.errors import LnurlError, ZapInvalid
-from bot.lnurl.invoice import decode_invoice
+from bot.lightning.bolt11 import decode_invoice
 from bot.lnurl.protocol import (
     PayOffer,
     Urls,
@@ -217,7 +217,7 @@ def test_the_invoice_answer_has_a_success_url_and_verify() -> None:
     bolt11, _ = issue_invoice(5_000_000, description_hash="ab" * 32)
     answer = pay_invoice_response(
         bolt11,
-        success_url=URLS.session_page("s-42"),
+        success_url=URLS.session_page("tok-42"),
         success_text="Your charging session",
         verify_url=URLS.verify("cd" * 32),
     )
@@ -227,7 +227,7 @@ def test_the_invoice_answer_has_a_success_url_and_verify() -> None:
         "successAction": {
             "tag": "url",
             "description": "Your charging session",
-            "url": "https://charge.example.org/session/s-42",
+            "url": "https://charge.example.org/s/tok-42",
         },
         "verify": f"https://charge.example.org/lnurlp/verify/{'cd' * 32}",
     }

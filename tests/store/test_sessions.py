@@ -181,6 +181,7 @@ async def test_listing_for_resumption(store: SessionStore) -> None:
     assert {s.id for s in await store.list_unfinished()} == {quoted, running}
     assert {s.id for s in await store.active_on("cp-001", 1)} == {quoted, running}
     assert await store.active_on("cp-001", 2) == []
+    assert [s.id for s in await store.active_on("cp-001", 1, {State.CHARGING})] == [running]
 
 
 async def test_state_survives_a_restart(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
-"""BOLT11 invoices decoded into one frozen value, for the checks zaps and withdrawals need.
+"""BOLT11 invoices as one frozen value: :class:`DecodedInvoice`, and the offline decoder.
+
+The one invoice type of the project: :func:`decode_invoice` fills it offline (zap codec,
+withdraw checks, the ``zap`` command) and the backend's RPC ``decode`` fills the same type
+(``LightningBackend.decode_invoice``), so both answers compare field for field.
 
 The ``bolt11`` package does the bech32 and signature work: it verifies the signature
 against the ``n`` field when there is one, and otherwise recovers the payee from it. Every
 way it can fail (its own exceptions, but also bitstring and unicode errors on garbage)
-becomes one :class:`~bot.errors.LnurlError`, because the text always comes from outside.
+becomes one :class:`~bot.errors.LnurlError` ("invalid invoice: ..."), because the text
+always comes from outside: a wallet, a callback answer or a relay.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ _HRP = re.compile(r"^ln(bcrt|bc|tbs|tb)(?:(\d+)([munp]?))?$")
 
 @dataclass(frozen=True)
 class DecodedInvoice:
+    """What a BOLT11 string says (checked: signature, checksum, whole msat amount)."""
+
     bolt11: str
     currency: str  # "bc", "tb", "tbs" or "bcrt"
     amount_msat: int | None  # None: the payer chooses

@@ -1,0 +1,1 @@
+"""What a driver's apps do, for people and tests: ``zapcharge zap``."""

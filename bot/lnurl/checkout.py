@@ -1,0 +1,204 @@
+"""The LNURL-pay callback's work: from a checked query to an invoice and a quoted session.
+
+Order matters, and each step is there for money:
+
+1. the query and the zap request are checked (``protocol``, NIP-57 appendix D);
+2. the charger must be able to start now, or the payer tops up their running session
+   (``admission``): refusing before the invoice exists means no refund is ever needed;
+3. the zap request's id is taken (single-use: a replay gets no second invoice);
+4. the node issues the invoice, committing to sha256 of the exact zap request (or of the
+   metadata for a plain LNURL payment);
+5. the quote is fixed and stored as a session in ``quoted`` (a top-up has no quote of
+   its own: it is billed at its session's), then the invoice row pointing at the session.
+
+A crash between 4 and 5 leaves an invoice nobody can see: it expires unpaid. A crash
+after the session and before the invoice row leaves a quoted session whose invoice the
+session layer finds by ``payment_hash`` (its resume recipe asks the node).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.config import ChargerConfig, Config
+from bot.errors import LightningError, LnurlError, ZapInvalid
+from bot.lightning.base import InvoiceStatus, LightningBackend
+from bot.lnurl.admission import HOLDING_STATES, ConnectorView, HeldBy, admit
+from bot.lnurl.hosts import loopback_deployment, usable_relays
+from bot.lnurl.icon import charger_icon_base64
+from bot.lnurl.protocol import (
+    PayOffer,
+    Urls,
+    charger_pay_offer,
+    nip05_document,
+    parse_pay_callback,
+    parse_pay_name,
+    pay_invoice_response,
+    verify_response,
+)
+from bot.lnurl.quotes import Quoter, offer_price_text, static_quote
+from bot.store.chargers import ChargerStore
+from bot.store.db import Database
+from bot.store.lightning import LightningStore
+from bot.store.lnurl import LnurlStore
+from bot.store.sessions import SessionStore
+
+__all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
+
+log = logging.getLogger(__name__)
+
+INVOICE_LABEL_PREFIX = "zapcharge:pay:"
+INVOICE_EXPIRY_S = 600  # as long as a zap request stays acceptable: pay now or ask again
+
+
+@dataclass(frozen=True)
+class PaySite:
+    """What the pay side serves, from the config: chargers, URLs and relay policy."""
+
+    urls: Urls
+    domain: str
+    chargers: Mapping[str, ChargerConfig]
+    our_relays: tuple[str, ...]  # write relays: NIP-05 advertises them
+    allow_loopback: bool  # our own relays are on loopback: accept loopback relays from payers
+
+    @classmethod
+    def from_config(cls, config: Config) -> PaySite:
+        relays = tuple(r.url for r in config.relays)
+        return cls(
+            urls=Urls(config.service.public_url),
+            domain=config.service.domain,
+            chargers={c.id: c for c in config.chargers},
+            our_relays=config.write_relays,
+            allow_loopback=loopback_deployment(relays),
+        )
+
+
+class Checkout:
+    def __init__(
+        self,
+        site: PaySite,
+        db: Database,
+        backend: LightningBackend,
+        *,
+        quote: Quoter = static_quote,
+        clock: Callable[[], float] = time.time,
+        invoice_expiry_s: int = INVOICE_EXPIRY_S,
+    ) -> None:
+        self.site, self.backend, self.quote, self.clock = site, backend, quote, clock
+        self.invoice_expiry_s = invoice_expiry_s
+        self.sessions = SessionStore(db, clock=clock)
+        self.invoices = LightningStore(db)
+        self.store = LnurlStore(db)
+        self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status
+
+    def offer(self, name: str) -> PayOffer:
+        """The pay request behind ``/.well-known/lnurlp/<name>``; LnurlError if unknown."""
+        return self._lookup(name)[2]
+
+    async def invoice(self, name: str, params: Mapping[str, str]) -> dict[str, object]:
+        """The callback: an invoice for a payment that can start (or top up) now."""
+        charger, wanted, offer = self._lookup(name)
+        now = self.clock()
+        callback = parse_pay_callback(params, offer, now=int(now))
+        zap = callback.zap
+        payer = zap.sender_pubkey if zap is not None else None
+        row = await self.chargers.get(charger.id)
+        admission = admit(
+            online=row is not None and row.online,
+            connectors=await self._connectors(charger),
+            wanted=wanted,
+            payer_pubkey=payer,
+        )
+        if zap is not None and not await self.store.reserve_zap_request(zap.id, payer or "", now):
+            raise ZapInvalid("replayed", "this zap request was used before; sign a new one")
+        description = callback.invoice_description(offer)
+        label = INVOICE_LABEL_PREFIX + secrets.token_hex(16)
+        try:
+            invoice = await self.backend.create_invoice(
+                callback.amount_msat,
+                label,
+                description,
+                expiry_s=self.invoice_expiry_s,
+                description_hash_only=True,
+            )
+        except LightningError as exc:
+            log.error("cannot create an invoice for %s: %s", charger.id, exc)
+            raise LnurlError("cannot create an invoice right now; try again shortly") from None
+        if admission.topup is not None:
+            session_id, token = admission.topup.session_id, admission.topup.token
+            log.info("top-up invoice %s for session %s", invoice.payment_hash, session_id)
+        else:
+            relays = zap.relays if zap is not None else ()
+            session = await self.sessions.create(
+                charger.id,
+                admission.connector_id,
+                await self.quote(charger, now),
+                payer_pubkey=payer,
+                payer_relays=usable_relays(relays, allow_loopback=self.site.allow_loopback),
+                payment_hash=invoice.payment_hash,
+            )
+            session_id, token = session.id, session.token
+            log.info("session %s quoted on %s/%d", session_id, charger.id, session.connector_id)
+        await self.invoices.add_invoice(
+            invoice,
+            description=description,
+            created_at=now,
+            session_id=session_id,
+            zap_request=zap.raw if zap is not None else None,
+        )
+        return pay_invoice_response(
+            invoice.bolt11,
+            success_url=self.site.urls.session_page(token),
+            verify_url=self.site.urls.verify(invoice.payment_hash),
+        )
+
+    async def verify(self, payment_hash: str) -> dict[str, object]:
+        """LUD-21: settled once our node reported the payment (the watcher records it)."""
+        stored = await self.invoices.invoice(payment_hash)
+        if stored is None:
+            raise LnurlError("Not found")
+        settled = stored.status is InvoiceStatus.PAID
+        return verify_response(settled=settled, preimage=stored.preimage, pr=stored.bolt11)
+
+    def nip05(self, name: str | None) -> dict[str, object]:
+        """NIP-05 ``nostr.json``: one charger by name, or all of them without a name."""
+        chargers = self.site.chargers
+        names = {
+            c.id: c.keys.public_key_hex
+            for c in chargers.values()
+            if name is None or c.id == name.lower()
+        }
+        return nip05_document(names, self.site.our_relays)
+
+    def _lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
+        charger_id, connector_id = parse_pay_name(name)
+        charger = self.site.chargers.get(charger_id)
+        if charger is None or (connector_id is not None and not charger.connector(connector_id)):
+            raise LnurlError(f"unknown payment name {name[:40]!r}")
+        offer = charger_pay_offer(
+            charger,
+            self.site.urls,
+            self.site.domain,
+            connector_id=connector_id,
+            image_png_base64=charger_icon_base64(),
+            price=offer_price_text(charger),
+        )
+        return charger, connector_id, offer
+
+    async def _connectors(self, charger: ChargerConfig) -> Sequence[ConnectorView]:
+        statuses = await self.chargers.statuses(charger.id)
+        views = []
+        for connector in charger.connectors:
+            # Only holding states: unpaid quotes pile up and must not slow the callback.
+            held = [
+                HeldBy(s.id, s.token, s.state, s.payer_pubkey)
+                for s in await self.sessions.active_on(charger.id, connector.id, HOLDING_STATES)
+            ]
+            state = statuses.get(connector.id)
+            status = state.status if state is not None else None
+            views.append(ConnectorView(connector.id, status, held[0] if held else None))
+        return views

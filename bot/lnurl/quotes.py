@@ -1,0 +1,68 @@
+"""The price a payment is quoted at, and the price an LNURL offer shows.
+
+A quote is made when the callback issues the invoice (see docs/pricing.md: that is the
+price the driver's wallet showed, and it binds the whole session). With dynamic pricing
+the price comes from the pricing service at that moment; the session's fees and any fiat
+prices still come from the charger's ``[tariff]``, at the rate the price point used.
+
+The offer's metadata must not change between a wallet's first request and its callback
+(the invoice commits to its sha256), so a price that moves with the clock is described,
+not quoted, there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.config import ChargerConfig
+from bot.lnurl.protocol import price_text
+from bot.pricing.config import StaticPricing
+from bot.pricing.point import PricePoint
+from bot.sessions.tariff import Quote, make_quote
+
+__all__ = ["PriceAt", "Quoter", "offer_price_text", "pricing_quote", "static_quote"]
+
+Quoter = Callable[[ChargerConfig, float], Awaitable[Quote]]
+
+
+class PriceAt(Protocol):
+    """What the pricing service answers (``bot.pricing.service.PricingService``)."""
+
+    async def price_at(self, charger_id: str, when: datetime) -> PricePoint: ...
+
+
+async def static_quote(charger: ChargerConfig, now: float) -> Quote:
+    """The quote of the charger's configured tariff."""
+    return make_quote(charger.tariff, now)
+
+
+def pricing_quote(pricing: PriceAt) -> Quoter:
+    """Quotes at the pricing service's price of the moment."""
+
+    async def quote(charger: ChargerConfig, now: float) -> Quote:
+        point = await pricing.price_at(charger.id, datetime.fromtimestamp(now, UTC))
+        tariff_fiat = charger.tariff.fiat
+        rate = None
+        if point.fiat and tariff_fiat and point.fiat.currency == tariff_fiat.currency:
+            rate = point.fiat.msat_per_unit  # the fees are converted at the price's own rate
+        made = make_quote(charger.tariff, now, rate)
+        fiat = made.fiat
+        if fiat is not None and point.fiat is not None and rate is not None:
+            fiat = replace(fiat, price_per_kwh=point.fiat.per_kwh)
+        return replace(made, price_msat_per_kwh=point.msat_per_kwh, fiat=fiat)
+
+    return quote
+
+
+def offer_price_text(charger: ChargerConfig) -> str:
+    """The price as the LNURL metadata shows it: fixed prices in sats, moving ones named."""
+    pricing = charger.pricing
+    if pricing is None or isinstance(pricing, StaticPricing):
+        per_kwh = (
+            charger.tariff.price_msat_per_kwh if pricing is None else pricing.price_msat_per_kwh
+        )
+        return price_text(replace(charger.tariff, price_msat_per_kwh=per_kwh))
+    return f"{pricing.kind} price per kWh, fixed when you pay"
