@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, default=Path("relays.toml"), help="path of relays.toml"
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO; WARNING for demo)"
+    )
     parser.add_argument("--version", action="version", version=f"zapcharge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
     try:
         return _dispatch(args)
     except ConfigError as exc:
