@@ -31,7 +31,8 @@ _UNIT = re.compile(r"^(\d+)(msat|sat)?$|^(\d+\.\d{3})sat$|^(\d+\.\d{1,11})btc$")
 
 
 def find_schema_dir() -> Path:
-    """``$ZAPCHARGE_CLN_SCHEMAS``, or ``shared/specs/cln-schemas`` beside an ancestor."""
+    """``$ZAPCHARGE_CLN_SCHEMAS``, ``shared/specs/cln-schemas`` beside an ancestor, or the
+    copy kept in this repository (``cln-schemas/`` beside this file)."""
     override = os.environ.get("ZAPCHARGE_CLN_SCHEMAS")
     if override:
         return Path(override)
@@ -39,7 +40,7 @@ def find_schema_dir() -> Path:
         candidate = ancestor / "shared" / "specs" / "cln-schemas"
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("shared/specs/cln-schemas not found; set ZAPCHARGE_CLN_SCHEMAS")
+    return Path(__file__).with_name("cln-schemas")
 
 
 @cache
