@@ -42,15 +42,6 @@ async def server() -> AsyncIterator[FeedServer]:
         await feeds.stop()
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "z.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
 def spot_table(server: FeedServer, **overrides: Any) -> dict[str, Any]:
     return {
         "kind": "spot",

@@ -3,8 +3,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +17,6 @@ from bot.store.meter_log import (
     transaction_chain,
     verify_chain,
 )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "z.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def reading(n: int, *, transaction_id: int | None = 7, energy: float | None = None) -> MeterRecord:

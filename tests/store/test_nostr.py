@@ -1,21 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from bot.store import Database
 from bot.store.nostr import AddressState, ChargerState, NostrStateStore
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "z.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_addresses_round_trip(db: Database) -> None:
