@@ -209,14 +209,23 @@ class SessionService:
             self.runtime.topups.setdefault(session.id, []).append((payment_hash, amount_msat))
             self.kick(session.id)
         elif result is TopUpResult.REFUSED:
-            log.error(
-                "TOP-UP AFTER THE END: %d msat (payment %s) for session %s (%s); "
-                "left for the operator to refund",
-                amount_msat,
-                payment_hash,
-                session.id,
-                session.state,
-            )
+            await self._refund_late_topup(session, payment_hash, amount_msat)
+
+    async def _refund_late_topup(self, origin: Session, payment_hash: str, amount: int) -> None:
+        """A top-up its session can no longer take goes back whole, through a refund-only
+        session of its own (the refund machinery works per session); replays find it."""
+        refund = await self.store.open_refund(
+            origin, payment_hash, amount, reason=texts.LATE_TOPUP_REASON
+        )
+        log.warning(
+            "session %s (%s) took no more money: top-up %s of %d msat refunded as session %s",
+            origin.id,
+            origin.state,
+            payment_hash,
+            amount,
+            refund.id,
+        )
+        self.kick(refund.id)
 
     # -- RefundEvents -----------------------------------------------------------------------
 

@@ -310,8 +310,11 @@ class Steps:
 
     async def failed(self, s: Session) -> bool:
         if await self.notices.claim(s.id, "failed"):
-            why = (s.stop_reason or "no start").replace("_", " ")
-            await self.dm(s, texts.failed_to_start(s.id, s.paid_msat, why))
+            if s.stop_reason == texts.LATE_TOPUP_REASON:
+                await self.dm(s, texts.late_topup(s.id, s.paid_msat))
+            else:
+                why = (s.stop_reason or "no start").replace("_", " ")
+                await self.dm(s, texts.failed_to_start(s.id, s.paid_msat, why))
         await self.store.apply(
             s.id,
             State.FAILED_TO_START,
