@@ -28,7 +28,7 @@ from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.ports import ChargerControl, Messenger, MeterSample, StatusSink
 from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
-from bot.sessions.metering import latest_register, latest_soc
+from bot.sessions.metering import latest_power, latest_register, latest_soc
 from bot.sessions.refunding import RefundDesk, RefundRetry
 from bot.sessions.steps import Runtime, Steps
 from bot.store.chargers import ChargerStore
@@ -261,6 +261,9 @@ class SessionService:
     ) -> None:
         self._changed(charger_id)
         if status != "Faulted":
+            now = self.clock()
+            for session in await self.store.active_on(charger_id, connector_id, _RUNNING):
+                self.runtime.idle.status(session, status, now)
             return
         for session in await self.store.active_on(charger_id, connector_id):
             if session.state is State.CHARGING:
@@ -330,12 +333,14 @@ class SessionService:
             self.runtime.soc[session.id] = soc
         now = self.clock()
         reading = self.steps.reading(session, latest_register(samples), now)
+        self.runtime.idle.reading(session, latest_power(samples), reading.energy_wh, now)
+        reading = self.steps.reading(session, latest_register(samples), now)
         st = reading.settlement
         await self.store.record_consumption(
             session.id,
             energy_wh=reading.energy_wh,
             minutes=reading.minutes,
-            idle_minutes=session.idle_minutes,
+            idle_minutes=reading.idle_minutes,
             consumed_msat=st.consumed_msat,
             fees_msat=st.fees_msat,
         )
@@ -372,6 +377,7 @@ class SessionService:
             stopped_at=now,
             energy_wh=reading.energy_wh,
             minutes=reading.minutes,
+            idle_minutes=reading.idle_minutes,
             stop_reason=stop_reason,
         )
         log.info("session %s stopped (%s) at %d Wh", session.id, stop_reason, reading.energy_wh)
@@ -428,6 +434,7 @@ class SessionService:
             "refund_msat": session.refund_msat,
             "soc_percent": self.runtime.soc.get(session.id),
             "budget_wh": self.steps.budget(session),
+            "idle_minutes": session.idle_minutes,
             "stop_reason": session.stop_reason,
         }
 

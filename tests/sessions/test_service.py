@@ -3,9 +3,11 @@ chargers, real SQLite. Each test walks one path of the session table."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bot.sessions.machine import Event, State
+from bot.sessions.tariff import Quote
 from tests.sessions.support import Rig, rig, wait_until
 
 PAYER = "a" * 64
@@ -228,3 +230,39 @@ async def test_a_second_zap_on_a_busy_connector_is_refunded_whole(tmp_path: Path
         assert any("could not start" in t for t in r.driver.texts(STRANGER))
         assert await r.state_of(first.id) is State.CHARGING  # the first charge goes on
         assert len(sim.commands("RemoteStartTransaction")) == 2
+
+
+async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs_out(
+    tmp_path: Path,
+) -> None:
+    # One real second is one minute on the service's clock and the charger's, so minutes of
+    # idle time pass in seconds; the other timeouts are set far beyond the test.
+    speed, t0 = 60.0, time.time()
+
+    def clock() -> float:
+        return t0 + (time.time() - t0) * speed
+
+    long = {"start_timeout_s": 3600, "stop_timeout_s": 3600, "disconnect_timeout_s": 3600}
+    async with rig(tmp_path, clock=clock, **long) as r:
+        sim = await r.charger(clock_speed=speed, battery_wh=10_000, soc_percent=99.5)
+        quote = Quote(
+            created_at=int(t0),
+            price_msat_per_kwh=250_000,
+            idle_fee_msat_per_minute=50_000,
+            idle_grace_minutes=1,
+        )
+        session = await r.service.store.create(
+            "cp-001", 1, quote, payer_pubkey=PAYER, payment_hash="9" * 64
+        )
+        await r.service.session_paid("9" * 64, 200_000, int(t0))
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=30)
+        assert done.stop_reason == Event.BUDGET_REACHED.value
+        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert 0 < done.energy_wh <= 200  # the last 0.5 %, in whole sample intervals
+        assert done.idle_minutes >= 2
+        assert done.waived_msat == 0  # stopped before idle fees passed what was paid
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        idle_fee = (done.idle_minutes - 1) * 50_000
+        assert done.consumed_msat == done.energy_wh * 250 + idle_fee
+        receipt = next(t for t in r.driver.texts(PAYER) if t.startswith("Charging stopped"))
+        assert f"Idle: {done.idle_minutes} min, {done.idle_minutes - 1} billed" in receipt
