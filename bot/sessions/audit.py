@@ -1,5 +1,9 @@
 """``zapcharge audit <session-id> [--json]``: check a session's meter log and show its numbers.
 
+``zapcharge audit --unclaimed [--json]`` lists, read-only, the money our node received that
+no session accounts for (``unclaimed_payments``): the operator refunds it by hand. Exit
+status 0 when there is none, 1 when there is some, so a cron job can alert on it.
+
 The session's transaction has one hash chain in the meter log (``tx:<transaction id>``);
 :func:`~bot.store.meter_log.verify_chain` recomputes every hash and link and compares the
 end with the recorded head. Exit status 0 when the chain holds, 1 when it is broken or the
@@ -11,24 +15,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
 from bot.sessions.settlement import format_msat
 from bot.store import Database
+from bot.store.lnurl import LnurlStore
 from bot.store.meter_log import transaction_chain, verify_chain
 from bot.store.sessions import SessionStore
 
-__all__ = ["add_parser", "audit", "main_from_args"]
+__all__ = ["add_parser", "audit", "main_from_args", "unclaimed"]
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("audit", help="verify a session's hash-chained meter log")
-    parser.add_argument("session", help="the session id (from the receipt)")
+    parser.add_argument("session", nargs="?", help="the session id (from the receipt)")
+    parser.add_argument(
+        "--unclaimed", action="store_true", help="list paid invoices that belong to no session"
+    )
     parser.add_argument("--json", action="store_true")
 
 
 def main_from_args(config: Config, args: argparse.Namespace) -> int:
+    if args.unclaimed:
+        return _print_unclaimed(asyncio.run(unclaimed(config)), as_json=args.json)
+    if args.session is None:
+        print("zapcharge audit: give a session id or --unclaimed", file=sys.stderr)
+        return 2
     report = asyncio.run(audit(config, args.session))
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
@@ -42,6 +58,35 @@ def main_from_args(config: Config, args: argparse.Namespace) -> int:
             else:
                 print(f"{key}: {value}")
     return 0 if report["chain_ok"] else 1
+
+
+def _print_unclaimed(payments: list[dict[str, Any]], *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(payments, indent=2, sort_keys=True))
+    elif not payments:
+        print("no unclaimed payments")
+    else:
+        total = sum(int(p["amount_msat"]) for p in payments)
+        print(f"{len(payments)} unclaimed payment(s), {format_msat(total)} in all:")
+        for p in payments:
+            print(
+                f"  {p['payment_hash']}  {format_msat(p['amount_msat'])}  {p['label']}"
+                f"  paid {_when(p['paid_at'])}: {p['reason']}"
+            )
+    return 1 if payments else 0
+
+
+async def unclaimed(config: Config) -> list[dict[str, Any]]:
+    """Every kept payment without a session, oldest first, as plain data."""
+    db = await Database.open(config.service.database_path)
+    try:
+        return [asdict(p) for p in await LnurlStore(db).unclaimed()]
+    finally:
+        await db.close()
+
+
+def _when(at: float | None) -> str:
+    return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def audit(config: Config, session_id: str) -> dict[str, Any]:

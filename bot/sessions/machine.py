@@ -5,6 +5,7 @@ The main line, then the side exits (self-loops for top-ups and refund retries as
     quoted -> paid -> starting -> charging -> stopping -> settling -> refunding -> closed
     quoted -> expired                                  the invoice was never paid
     paid, starting -> failed_to_start -> refunding     rejected, offline, timeout, early stop
+    paid -> failed_to_start                            a payment its session can no longer take
     charging -> settling                               StopTransaction: unplugged, local stop
     settling -> closed                                 nothing to refund
 
@@ -67,6 +68,9 @@ class Event(enum.StrEnum):
     START_TIMEOUT = "start_timeout"  # no StartTransaction within start_timeout_s
     TRANSACTION_STARTED = "transaction_started"  # StartTransaction with our idTag
     TOPUP_PAID = "topup_paid"  # a follow-up payment from the payer: more budget
+    # A top-up paid after its session stopped taking money: it gets a refund-only session
+    # of its own, written straight into failed_to_start (see SessionStore.open_refund).
+    LATE_TOPUP = "late_topup"
     BUDGET_REACHED = "budget_reached"  # the meter passed the stop threshold
     DRIVER_STOP = "driver_stop"  # the payer's DM ``stop``
     PAGE_STOP = "page_stop"  # the stop button behind the session page's token
@@ -96,7 +100,12 @@ _NOT_STARTED = {
 
 _TABLE: dict[State, dict[Event, State]] = {
     S.QUOTED: {E.INVOICE_PAID: S.PAID, E.INVOICE_EXPIRED: S.EXPIRED},
-    S.PAID: {E.START_REQUESTED: S.STARTING, E.TOPUP_PAID: S.PAID, **_NOT_STARTED},
+    S.PAID: {
+        E.START_REQUESTED: S.STARTING,
+        E.TOPUP_PAID: S.PAID,
+        E.LATE_TOPUP: S.FAILED_TO_START,
+        **_NOT_STARTED,
+    },
     S.STARTING: {
         E.TRANSACTION_STARTED: S.CHARGING,
         E.START_TIMEOUT: S.FAILED_TO_START,

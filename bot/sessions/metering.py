@@ -17,7 +17,14 @@ from bot.sessions.settlement import Settlement, energy_used_wh, settle
 from bot.sessions.tariff import budget_wh, stop_threshold_wh
 from bot.store.sessions import Session
 
-__all__ = ["Reading", "latest_register", "latest_soc", "minutes_between", "reading_of"]
+__all__ = [
+    "Reading",
+    "latest_power",
+    "latest_register",
+    "latest_soc",
+    "minutes_between",
+    "reading_of",
+]
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class Reading:
     settlement: Settlement  # what the session would cost if it stopped now
     threshold_wh: int
     budget_wh: int
+    idle_minutes: int = 0  # as counted into the settlement (see bot.sessions.idle)
 
     @property
     def stop_due(self) -> bool:
@@ -41,6 +49,12 @@ def latest_register(samples: Sequence[MeterSample]) -> float | None:
     """The highest Energy.Active.Import.Register in a batch (samples may come unordered)."""
     values = [s.energy_wh for s in samples if s.energy_wh is not None]
     return max(values) if values else None
+
+
+def latest_power(samples: Sequence[MeterSample]) -> float | None:
+    """The last Power.Active.Import of a batch: what the connector draws now."""
+    values = [s.power_w for s in samples if s.power_w is not None]
+    return values[-1] if values else None
 
 
 def latest_soc(samples: Sequence[MeterSample]) -> float | None:
@@ -83,4 +97,5 @@ def reading_of(
         settlement=settle(quote, paid, energy, minutes, session.idle_minutes),
         threshold_wh=threshold,
         budget_wh=budget_wh(quote, paid, minutes, session.idle_minutes),
+        idle_minutes=session.idle_minutes,
     )

@@ -28,7 +28,7 @@ from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.ports import ChargerControl, Messenger, MeterSample, StatusSink
 from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
-from bot.sessions.metering import latest_register, latest_soc
+from bot.sessions.metering import latest_power, latest_register, latest_soc
 from bot.sessions.refunding import RefundDesk, RefundRetry
 from bot.sessions.steps import Runtime, Steps
 from bot.store.chargers import ChargerStore
@@ -209,14 +209,23 @@ class SessionService:
             self.runtime.topups.setdefault(session.id, []).append((payment_hash, amount_msat))
             self.kick(session.id)
         elif result is TopUpResult.REFUSED:
-            log.error(
-                "TOP-UP AFTER THE END: %d msat (payment %s) for session %s (%s); "
-                "left for the operator to refund",
-                amount_msat,
-                payment_hash,
-                session.id,
-                session.state,
-            )
+            await self._refund_late_topup(session, payment_hash, amount_msat)
+
+    async def _refund_late_topup(self, origin: Session, payment_hash: str, amount: int) -> None:
+        """A top-up its session can no longer take goes back whole, through a refund-only
+        session of its own (the refund machinery works per session); replays find it."""
+        refund = await self.store.open_refund(
+            origin, payment_hash, amount, reason=texts.LATE_TOPUP_REASON
+        )
+        log.warning(
+            "session %s (%s) took no more money: top-up %s of %d msat refunded as session %s",
+            origin.id,
+            origin.state,
+            payment_hash,
+            amount,
+            refund.id,
+        )
+        self.kick(refund.id)
 
     # -- RefundEvents -----------------------------------------------------------------------
 
@@ -252,6 +261,9 @@ class SessionService:
     ) -> None:
         self._changed(charger_id)
         if status != "Faulted":
+            now = self.clock()
+            for session in await self.store.active_on(charger_id, connector_id, _RUNNING):
+                self.runtime.idle.status(session, status, now)
             return
         for session in await self.store.active_on(charger_id, connector_id):
             if session.state is State.CHARGING:
@@ -321,12 +333,14 @@ class SessionService:
             self.runtime.soc[session.id] = soc
         now = self.clock()
         reading = self.steps.reading(session, latest_register(samples), now)
+        self.runtime.idle.reading(session, latest_power(samples), reading.energy_wh, now)
+        reading = self.steps.reading(session, latest_register(samples), now)
         st = reading.settlement
         await self.store.record_consumption(
             session.id,
             energy_wh=reading.energy_wh,
             minutes=reading.minutes,
-            idle_minutes=session.idle_minutes,
+            idle_minutes=reading.idle_minutes,
             consumed_msat=st.consumed_msat,
             fees_msat=st.fees_msat,
         )
@@ -363,6 +377,7 @@ class SessionService:
             stopped_at=now,
             energy_wh=reading.energy_wh,
             minutes=reading.minutes,
+            idle_minutes=reading.idle_minutes,
             stop_reason=stop_reason,
         )
         log.info("session %s stopped (%s) at %d Wh", session.id, stop_reason, reading.energy_wh)
@@ -419,6 +434,7 @@ class SessionService:
             "refund_msat": session.refund_msat,
             "soc_percent": self.runtime.soc.get(session.id),
             "budget_wh": self.steps.budget(session),
+            "idle_minutes": session.idle_minutes,
             "stop_reason": session.stop_reason,
         }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.sessions.tariff import Cost, Quote, cost_breakdown
+from bot.sessions.tariff import Cost, Quote, billable_idle_minutes, cost_breakdown
 
 __all__ = [
     "Receipt",
@@ -111,6 +111,7 @@ class Receipt:
     meter_stop_wh: int | None = None
     topups: int = 0
     stop_reason: str | None = None
+    idle_minutes: int = 0  # connected without drawing energy (car full or paused)
 
     def lines(self) -> list[tuple[str, str]]:
         s, q = self.settlement, self.quote
@@ -124,6 +125,7 @@ class Receipt:
             ("Price", f"{format_msat(q.price_msat_per_kwh)}/kWh" + self._fiat_price()),
             ("Paid", self._money(s.paid_msat) + _topups(self.topups)),
             ("Consumed", self._money(s.consumed_msat)),
+            *self._idle(),
             ("Fees", self._money(s.fees_msat)),
             ("Refund", self._money(s.refund_msat)),
         ]
@@ -132,6 +134,21 @@ class Receipt:
         if self.stop_reason:
             rows.append(("Stopped by", self.stop_reason.replace("_", " ")))
         return rows
+
+    def _idle(self) -> list[tuple[str, str]]:
+        """The idle fee as its own line (it is part of Consumed), when the quote has one."""
+        q = self.quote
+        if not q.idle_fee_msat_per_minute or not self.idle_minutes:
+            return []
+        billed = billable_idle_minutes(q, self.idle_minutes)
+        return [
+            (
+                "Idle",
+                f"{self.idle_minutes} min, {billed} billed after {q.idle_grace_minutes} min "
+                f"grace at {format_msat(q.idle_fee_msat_per_minute)}/min: "
+                + self._money(self.settlement.cost.idle_msat),
+            )
+        ]
 
     def text(self) -> str:
         return "\n".join(f"{label}: {value}" for label, value in self.lines())

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.config import Config, SessionsConfig
 from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
+from bot.sessions.idle import IdleMeter
 from bot.sessions.machine import Event, State
 from bot.sessions.metering import Reading, reading_of
 from bot.sessions.refunding import RefundDesk, RefundOutcome, RefundRetry
@@ -53,12 +54,14 @@ class Runtime:
     retry_at: dict[str, float] = field(default_factory=dict)
     topups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     orphans: list[tuple[str, int]] = field(default_factory=list)
+    idle: IdleMeter = field(default_factory=IdleMeter)
 
     def forget(self, session_id: str) -> None:
         for group in (self.start_sent, self.stop_sent, self.interval_set):
             group.discard(session_id)
         for table in (self.soc, self.retry_at, self.topups):
             table.pop(session_id, None)
+        self.idle.forget(session_id)
 
 
 class Steps:
@@ -192,7 +195,16 @@ class Steps:
         offline = self.rt.offline_since.get(s.charger_id)
         if not online and offline is not None and now - offline >= self.cfg.disconnect_timeout_s:
             return await self.request_stop(s, Event.DISCONNECT_TIMEOUT)
-        if reading.stop_due:  # time fees alone can use the budget up
+        if reading.idle_minutes != s.idle_minutes:
+            await self.store.record_consumption(
+                s.id,
+                energy_wh=s.energy_wh,
+                minutes=reading.minutes,
+                idle_minutes=reading.idle_minutes,
+                consumed_msat=reading.settlement.consumed_msat,
+                fees_msat=reading.settlement.fees_msat,
+            )
+        if reading.stop_due:  # time and idle fees alone can use the budget up
             return await self.request_stop(s, Event.BUDGET_REACHED)
         if self.progress_due(s, now):
             moved = await self.store.update(
@@ -214,8 +226,9 @@ class Steps:
         )
 
     def _reading(self, s: Session, register: float | None, now: float) -> Reading:
+        idle = self.rt.idle.minutes(s, now)
         return reading_of(
-            s,
+            replace(s, idle_minutes=idle) if idle != s.idle_minutes else s,
             register,
             now,
             max_power_w=self.max_power_w(s),
@@ -244,6 +257,7 @@ class Steps:
                 stopped_at=now,
                 meter_stop_wh=meter_stop,
                 minutes=max(s.minutes, int((now - (s.started_at or now)) // 60)),
+                idle_minutes=self.rt.idle.minutes(s, now),
             )
             return True
         if s.id in self.rt.stop_sent or s.transaction_id is None:
@@ -289,6 +303,7 @@ class Steps:
             meter_stop_wh=s.meter_stop_wh,
             topups=topups,
             stop_reason=s.stop_reason,
+            idle_minutes=s.idle_minutes,
         )
 
     async def settling(self, s: Session) -> bool:
@@ -310,8 +325,11 @@ class Steps:
 
     async def failed(self, s: Session) -> bool:
         if await self.notices.claim(s.id, "failed"):
-            why = (s.stop_reason or "no start").replace("_", " ")
-            await self.dm(s, texts.failed_to_start(s.id, s.paid_msat, why))
+            if s.stop_reason == texts.LATE_TOPUP_REASON:
+                await self.dm(s, texts.late_topup(s.id, s.paid_msat))
+            else:
+                why = (s.stop_reason or "no start").replace("_", " ")
+                await self.dm(s, texts.failed_to_start(s.id, s.paid_msat, why))
         await self.store.apply(
             s.id,
             State.FAILED_TO_START,

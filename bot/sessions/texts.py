@@ -12,7 +12,9 @@ from bot.sessions.tariff import Quote
 
 __all__ = [
     "HELP",
+    "LATE_TOPUP_REASON",
     "failed_to_start",
+    "late_topup",
     "no_session",
     "not_yours",
     "progress",
@@ -88,6 +90,16 @@ def failed_to_start(session_id: str, paid_msat: int, why: str) -> str:
     return (
         f"The charge could not start ({why}). The whole {format_msat(paid_msat)} "
         f"is refunded. Session {session_id}"
+    )
+
+
+LATE_TOPUP_REASON = "topup_after_end"
+
+
+def late_topup(session_id: str, paid_msat: int) -> str:
+    return (
+        f"Your top-up of {format_msat(paid_msat)} arrived after your charge had ended, so "
+        f"it is refunded in full. Session {session_id}"
     )
 
 

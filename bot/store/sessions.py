@@ -311,6 +311,71 @@ class SessionStore:
             )
         return TopUpResult.APPLIED
 
+    async def open_refund(
+        self, origin: Session, payment_hash: str, amount_msat: int, *, reason: str
+    ) -> Session:
+        """A refund-only session for a payment ``origin`` can no longer take (a top-up paid
+        after it stopped taking money), written straight into ``failed_to_start`` in one
+        transaction: no crash can leave it ``paid``, where a worker would start a charge.
+
+        Idempotent by payment hash (the UNIQUE index on ``sessions.payment_hash``): asked
+        again, it returns the session made the first time."""
+        if amount_msat <= 0:
+            raise ValueError("a refund must be positive")
+        session_id, now = self._ids.session_id(), self._clock()
+        async with self._db.transaction() as tx:
+            found = await tx.fetchone(
+                "SELECT id FROM sessions WHERE payment_hash = ?", (payment_hash,)
+            )
+            if found is not None:
+                session_id = found["id"]
+            else:
+                await self._insert_refund(tx, session_id, origin, payment_hash, amount_msat)
+                await tx.execute(
+                    "UPDATE sessions SET stop_reason = ?, stopped_at = ? WHERE id = ?",
+                    (reason, now, session_id),
+                )
+                for old, new, event in (
+                    (State.QUOTED, State.PAID, Event.INVOICE_PAID),
+                    (State.PAID, State.FAILED_TO_START, Event.LATE_TOPUP),
+                ):
+                    await tx.execute(
+                        "INSERT INTO session_transitions"
+                        " (session_id, from_state, to_state, event, at) VALUES (?, ?, ?, ?, ?)",
+                        (session_id, old.value, new.value, event.value, now),
+                    )
+        return await self.load(session_id)
+
+    async def _insert_refund(
+        self,
+        tx: Transaction,
+        session_id: str,
+        origin: Session,
+        payment_hash: str,
+        amount_msat: int,
+    ) -> None:
+        now = self._clock()
+        await tx.execute(
+            "INSERT INTO sessions (id, charger_id, connector_id, state, token, id_tag,"
+            " payer_pubkey, payer_relays, quote, payment_hash, paid_msat, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                origin.charger_id,
+                origin.connector_id,
+                State.FAILED_TO_START.value,
+                self._ids.page_token(),
+                id_tag_for(session_id),
+                origin.payer_pubkey,
+                json.dumps(list(origin.payer_relays)),
+                origin.quote.to_json(),
+                payment_hash,
+                amount_msat,
+                now,
+                now,
+            ),
+        )
+
     async def topups(self, session_id: str) -> list[TopUp]:
         rows = await self._db.fetchall(
             "SELECT * FROM session_topups WHERE session_id = ? ORDER BY created_at, rowid",

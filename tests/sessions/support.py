@@ -145,6 +145,7 @@ async def rig(
     refunds: RefundDesk | None = None,
     driver: Driver | None = None,
     retry: RefundRetry | None = None,
+    clock: Callable[[], float] = time.time,
     **sessions: int,
 ) -> AsyncIterator[Rig]:
     config = load_config(write_config(tmp_path, chargers=chargers))
@@ -163,6 +164,7 @@ async def rig(
             refunds=refunds,
             tick_s=0.05,
             retry=retry or RefundRetry(0.05, 0.2),
+            clock=clock,
         )
         central = CentralSystem(config, db, service, call_timeout=scaled(5))
         service.attach(control=central)

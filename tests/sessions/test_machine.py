@@ -55,6 +55,7 @@ EXPECTED = {
     ("failed_to_start", "refund_due", "refunding"),
     ("refunding", "refund_paid", "closed"),
     ("refunding", "refund_failed", "refunding"),
+    ("paid", "late_topup", "failed_to_start"),
 }
 ALL_PAIRS = list(itertools.product(State, Event))
 

@@ -3,10 +3,12 @@ chargers, real SQLite. Each test walks one path of the session table."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bot.sessions.machine import Event, State
-from tests.sessions.support import rig, wait_until
+from bot.sessions.tariff import Quote
+from tests.sessions.support import Rig, rig, wait_until
 
 PAYER = "a" * 64
 STRANGER = "b" * 64
@@ -162,3 +164,105 @@ async def test_quotes_never_paid_stay_quoted_without_a_node(tmp_path: Path) -> N
         session = await r.quoted()
         await r.service.expire_quotes()
         assert await r.state_of(session.id) is State.QUOTED
+
+
+async def _topup_invoice(r: Rig, session_id: str, payment_hash: str, amount_msat: int) -> None:
+    """The invoice row the pay side writes for a follow-up payment to a running session."""
+    await r.db.execute(
+        "INSERT INTO invoices (payment_hash, label, session_id, bolt11, amount_msat,"
+        " description, status, expires_at, created_at)"
+        " VALUES (?, ?, ?, 'lnbc', ?, '', 'paid', 0, 0)",
+        (payment_hash, f"zapcharge:pay:{payment_hash[:8]}", session_id, amount_msat),
+    )
+
+
+async def test_a_topup_after_the_end_is_refunded_whole_and_once(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        ended = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        late_hash = "e" * 64
+        await _topup_invoice(r, session.id, late_hash, 300_000)
+        await r.service.session_paid(late_hash, 300_000, 0)
+        await r.service.session_paid(late_hash, 300_000, 0)  # replayed: refunded once
+        refund = await r.service.store.by_payment_hash(late_hash)
+        assert refund is not None and refund.id != session.id
+        refund = await r.reaches(refund.id, State.REFUNDING)
+        assert refund.refund_msat == refund.paid_msat == 300_000
+        assert refund.consumed_msat == refund.fees_msat == 0
+        assert refund.payer_pubkey == PAYER
+        assert await r.service.store.load(session.id) == ended  # the settlement stands
+        rows = await r.db.fetchall("SELECT id FROM sessions WHERE payment_hash = ?", (late_hash,))
+        assert len(rows) == 1
+        texts = r.driver.texts(PAYER)
+        assert sum("arrived after your charge had ended" in t for t in texts) == 1
+        assert len(sim.commands("RemoteStartTransaction")) == 1  # nothing started for it
+
+
+async def test_a_topup_for_a_failed_start_is_refunded_too(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        session = await r.paid_session(500_000, payer=PAYER)  # no charger: fails to start
+        await r.reaches(session.id, State.REFUNDING)
+        late_hash = "f" * 64
+        await _topup_invoice(r, session.id, late_hash, 100_000)
+        await r.service.session_paid(late_hash, 100_000, 0)
+        refund = await r.service.store.by_payment_hash(late_hash)
+        assert refund is not None
+        refund = await r.reaches(refund.id, State.REFUNDING)
+        assert refund.refund_msat == 100_000
+        assert (await r.service.store.load(session.id)).refund_msat == 500_000
+
+
+async def test_a_second_zap_on_a_busy_connector_is_refunded_whole(tmp_path: Path) -> None:
+    """What bot/receipts does with a zap for a connector that cannot start: a session of
+    its own, paid; the charger rejects its RemoteStart and the whole amount goes back."""
+    async with rig(tmp_path) as r:
+        sim = await r.charger(clock_speed=10.0)
+        first = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(first.id, State.CHARGING)
+        second = await r.paid_session(700_000, payer=STRANGER)
+        done = await r.reaches(second.id, State.REFUNDING)
+        assert done.refund_msat == done.paid_msat == 700_000
+        assert done.consumed_msat == done.fees_msat == 0 and done.transaction_id is None
+        assert done.stop_reason == Event.START_REJECTED.value
+        assert any("could not start" in t for t in r.driver.texts(STRANGER))
+        assert await r.state_of(first.id) is State.CHARGING  # the first charge goes on
+        assert len(sim.commands("RemoteStartTransaction")) == 2
+
+
+async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs_out(
+    tmp_path: Path,
+) -> None:
+    # One real second is one minute on the service's clock and the charger's, so minutes of
+    # idle time pass in seconds; the other timeouts are set far beyond the test.
+    speed, t0 = 60.0, time.time()
+
+    def clock() -> float:
+        return t0 + (time.time() - t0) * speed
+
+    long = {"start_timeout_s": 3600, "stop_timeout_s": 3600, "disconnect_timeout_s": 3600}
+    async with rig(tmp_path, clock=clock, **long) as r:
+        sim = await r.charger(clock_speed=speed, battery_wh=10_000, soc_percent=99.5)
+        quote = Quote(
+            created_at=int(t0),
+            price_msat_per_kwh=250_000,
+            idle_fee_msat_per_minute=50_000,
+            idle_grace_minutes=1,
+        )
+        session = await r.service.store.create(
+            "cp-001", 1, quote, payer_pubkey=PAYER, payment_hash="9" * 64
+        )
+        await r.service.session_paid("9" * 64, 200_000, int(t0))
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=30)
+        assert done.stop_reason == Event.BUDGET_REACHED.value
+        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert 0 < done.energy_wh <= 200  # the last 0.5 %, in whole sample intervals
+        assert done.idle_minutes >= 2
+        assert done.waived_msat == 0  # stopped before idle fees passed what was paid
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        idle_fee = (done.idle_minutes - 1) * 50_000
+        assert done.consumed_msat == done.energy_wh * 250 + idle_fee
+        receipt = next(t for t in r.driver.texts(PAYER) if t.startswith("Charging stopped"))
+        assert f"Idle: {done.idle_minutes} min, {done.idle_minutes - 1} billed" in receipt

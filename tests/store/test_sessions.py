@@ -285,3 +285,25 @@ async def test_every_state_is_found_again_after_a_restart(tmp_path: Path, target
         assert all(to is target for _, to, _ in history[-1:])
     finally:
         await db.close()
+
+
+async def test_a_refund_only_session_is_written_failed_to_start_once(
+    store: SessionStore, db: Database
+) -> None:
+    sid = await charging(store)
+    origin = await store.load(sid)
+    refund = await store.open_refund(origin, "late-1", 300_000, reason="topup_after_end")
+    again = await store.open_refund(origin, "late-1", 300_000, reason="topup_after_end")
+    assert again.id == refund.id != sid
+    assert refund.state is State.FAILED_TO_START and refund.paid_msat == 300_000
+    assert refund.payer_pubkey == PAYER and refund.payer_relays == origin.payer_relays
+    assert (refund.charger_id, refund.connector_id) == ("cp-001", 1)
+    assert refund.transaction_id is None and refund.stop_reason == "topup_after_end"
+    assert await store.history(refund.id) == [
+        (State.QUOTED, State.PAID, Event.INVOICE_PAID),
+        (State.PAID, State.FAILED_TO_START, Event.LATE_TOPUP),
+    ]
+    assert (await store.by_payment_hash("late-1")) == again
+    assert (await store.load(sid)).paid_msat == 2_000_000  # the origin is untouched
+    rows = await db.fetchall("SELECT id FROM sessions WHERE payment_hash = 'late-1'")
+    assert len(rows) == 1
