@@ -3,12 +3,15 @@ without drawing energy (it is full, or it paused), so the quote's idle fee can b
 
 Two signals, either of which makes a session idle:
 
-- the connector's status is ``SuspendedEV`` (the car declines energy) or ``SuspendedEVSE``
-  (the charger withholds it); both keep the bay occupied while nothing flows;
+- the connector's status is ``SuspendedEV``: the car declines energy but occupies the bay;
 - the power reading stays below :data:`IDLE_POWER_W` *and* the energy register did not rise
   since the previous reading. Many chargers stay in ``Charging`` when the car is full and
   only report ~0 W, so the status alone misses the commonest case; requiring the register
   to stand still keeps one low sample during ramp-up from counting.
+
+Never idle while the connector is ``SuspendedEVSE``: then the charger (load management, a
+schedule, the operator) withholds the energy, and the driver is not to pay for our pause,
+even though the power reading is also zero.
 
 Time is measured on the bot's clock, from the first idle observation to the first busy
 one, and never past ``stop_requested_at`` (the driver does not pay for our stop latency).
@@ -25,9 +28,10 @@ from dataclasses import dataclass
 
 from bot.store.sessions import Session
 
-__all__ = ["IDLE_POWER_W", "IDLE_STATUSES", "IdleMeter", "power_idle"]
+__all__ = ["IDLE_POWER_W", "IDLE_STATUSES", "WITHHELD_STATUS", "IdleMeter", "power_idle"]
 
-IDLE_STATUSES = frozenset({"SuspendedEV", "SuspendedEVSE"})
+IDLE_STATUSES = frozenset({"SuspendedEV"})
+WITHHELD_STATUS = "SuspendedEVSE"  # the charger's pause, not the car's: never billed
 IDLE_POWER_W = 100.0  # below this a connector is drawing no more than a car's standby load
 
 
@@ -45,10 +49,11 @@ class _Clock:
     since: float | None = None
     by_status: bool = False
     by_power: bool = False
+    withheld: bool = False
 
     @property
     def idle(self) -> bool:
-        return self.by_status or self.by_power
+        return (self.by_status or self.by_power) and not self.withheld
 
 
 class IdleMeter:
@@ -60,6 +65,7 @@ class IdleMeter:
     def status(self, s: Session, status: str, now: float) -> None:
         clock = self._clock(s)
         clock.by_status = status in IDLE_STATUSES
+        clock.withheld = status == WITHHELD_STATUS
         self._update(clock, s, now)
 
     def reading(self, s: Session, power_w: float | None, energy_wh: int, now: float) -> None:

@@ -72,8 +72,17 @@ def test_suspended_status_counts_until_charging_resumes() -> None:
     assert meter.minutes(s, T0 + 60 + 179) == 2
     meter.status(s, "Charging", T0 + 60 + 180)
     assert meter.minutes(s, T0 + 3600) == 3  # banked, no longer counting
-    meter.status(s, "SuspendedEVSE", T0 + 4000)
+    meter.status(s, "SuspendedEV", T0 + 4000)
     assert meter.minutes(s, T0 + 4000 + 120) == 5
+
+
+def test_the_chargers_own_pause_is_never_idle_even_at_zero_watts() -> None:
+    meter, s = IdleMeter(), session(energy_wh=1000)
+    meter.status(s, "SuspendedEVSE", T0)  # load management holds the energy back
+    meter.reading(s, 0.0, 1000, T0 + 60)
+    assert meter.minutes(s, T0 + 3600) == 0
+    meter.status(s, "SuspendedEV", T0 + 3600)  # now the car declines: that is idle
+    assert meter.minutes(s, T0 + 3600 + 120) == 2
 
 
 def test_a_full_car_at_zero_watts_counts_and_a_low_sample_while_rising_does_not() -> None:
