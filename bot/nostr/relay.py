@@ -37,6 +37,7 @@ class LocalRelay:
         self.port = port or free_port(host)
         self.auth = auth
         self._relay: Any = None
+        self._stopped: Any = None  # the last relay stopped, until its port is free again
 
     @property
     def url(self) -> str:
@@ -67,15 +68,20 @@ class LocalRelay:
             except Exception as exc:  # NostrSdkError: "Address already in use"
                 if "in use" not in str(exc) or attempt == _BIND_ATTEMPTS - 1:
                     raise
+                # A shutdown() that came right after run() can be missed by the relay's
+                # accept loop (seen here: the old port stayed bound); asking again frees it.
+                if self._stopped is not None:
+                    self._stopped.shutdown()
                 await asyncio.sleep(0.05)
                 continue
-            self._relay = relay
+            self._relay, self._stopped = relay, None
             return
 
     def stop(self) -> None:
         relay, self._relay = self._relay, None
         if relay is not None:
             relay.shutdown()
+            self._stopped = relay
 
 
 @asynccontextmanager
