@@ -75,7 +75,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     sessions = SessionService(config, db, backend=backend)
-    nostr = NostrStack.build(config, db, driver_commands=sessions)
+    nostr = NostrStack.build(config, db, driver_commands=sessions, prices=pricing)
     central = CentralSystem(config, db, sessions)
     lnurl = LnurlStack.build(
         config,
