@@ -92,7 +92,9 @@ def build_services(config: Config, db: Database) -> list[Service]:
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
-    receipts = ReceiptListener.from_config(config, db, nostr.pool, backend, sessions)
+    receipts = ReceiptListener.from_config(
+        config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
+    )
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)
     return services
