@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import ChargerConfig, Connector, RelayConfig, Tariff
@@ -29,6 +30,7 @@ from bot.nostr.outbox import Delivery, Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import local_relay
 from bot.nostr.status import StatusPublisher
+from bot.pricing.point import PricePoint
 from bot.store import Database
 from bot.store.nostr import NostrStateStore
 from bot.store.outbox import OutboxStore
@@ -148,6 +150,16 @@ def _charger(index: int) -> ChargerConfig:
     )
 
 
+class _SequencePrices:
+    """The change number as the price: each status event says which change it shows."""
+
+    def __init__(self, seq: dict[str, int]) -> None:
+        self.seq = seq
+
+    async def price_at(self, charger_id: str, when: datetime) -> PricePoint:
+        return PricePoint(self.seq[charger_id], "static", "change number", False, None)
+
+
 async def _latency(path: Path, url: str, interval: float) -> None:
     db = await Database.open(path)
     chargers = [_charger(i) for i in range(CHARGERS)]
@@ -169,7 +181,7 @@ async def _latency(path: Path, url: str, interval: float) -> None:
         state,
         outbox,
         AddressBook(state, time.time),
-        price=lambda c: seq[c.id],
+        prices=_SequencePrices(seq),
         min_interval_s=interval,
     )
     tasks = [asyncio.create_task(s.run()) for s in (outbox, status)]

@@ -75,7 +75,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     sessions = SessionService(config, db, backend=backend)
-    nostr = NostrStack.build(config, db, driver_commands=sessions)
+    nostr = NostrStack.build(config, db, driver_commands=sessions, prices=pricing)
     central = CentralSystem(config, db, sessions)
     lnurl = LnurlStack.build(
         config,
@@ -92,7 +92,9 @@ def build_services(config: Config, db: Database) -> list[Service]:
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
-    receipts = ReceiptListener.from_config(config, db, nostr.pool, backend, sessions)
+    receipts = ReceiptListener.from_config(
+        config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
+    )
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)
     return services

@@ -15,23 +15,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 from bot.config import ChargerConfig
 from bot.lnurl.protocol import price_text
 from bot.pricing.config import StaticPricing
-from bot.pricing.point import PricePoint
+from bot.pricing.point import PriceAt
 from bot.sessions.tariff import Quote, make_quote
 
 __all__ = ["PriceAt", "Quoter", "offer_price_text", "pricing_quote", "static_quote"]
 
 Quoter = Callable[[ChargerConfig, float], Awaitable[Quote]]
-
-
-class PriceAt(Protocol):
-    """What the pricing service answers (``bot.pricing.service.PricingService``)."""
-
-    async def price_at(self, charger_id: str, when: datetime) -> PricePoint: ...
 
 
 async def static_quote(charger: ChargerConfig, now: float) -> Quote:

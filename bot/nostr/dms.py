@@ -9,37 +9,24 @@ list (their client probably predates NIP-17) or wrote to us with NIP-04 themselv
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-
-import nostr_sdk
+from dataclasses import replace
 
 from bot.errors import NostrError
 from bot.nostr.dm_codec import gift_wrap, nip04_message
-from bot.nostr.events import KIND_DM_RELAYS, KIND_PROFILE
 from bot.nostr.keys import ChargerKeys, npub_to_hex
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
+from bot.nostr.profiles import DriverProfile, fetch_profile, well_formed_lud16
 
 __all__ = ["DirectMessenger", "DriverProfile"]
 
 log = logging.getLogger(__name__)
 
-_LUD16 = re.compile(
-    r"^[a-z0-9._+-]+@[a-z0-9.-]+\.[a-z]{2,}(:\d+)?$|^[a-z0-9._+-]+@localhost(:\d+)?$"
-)
 _CACHE_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class DriverProfile:
-    lud16: str | None
-    dm_relays: tuple[str, ...]
 
 
 class DirectMessenger:
@@ -118,45 +105,10 @@ class DirectMessenger:
         cached = self._cache.get(pubkey)
         if cached is not None and cached[0] > now:
             return cached[1]
-        profile = await self._fetch_profile(pubkey)
+        fetched = await fetch_profile(self._pool, pubkey, self._fetch_timeout_s)
+        profile = replace(fetched, lud16=well_formed_lud16(fetched.lud16))
         self._cache[pubkey] = (now + self._ttl_s, profile)
         self._cache.move_to_end(pubkey)
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return profile
-
-    async def _fetch_profile(self, pubkey: str) -> DriverProfile:
-        query = (
-            nostr_sdk.Filter()
-            .author(nostr_sdk.PublicKey.parse(pubkey))
-            .kinds([nostr_sdk.Kind(KIND_PROFILE), nostr_sdk.Kind(KIND_DM_RELAYS)])
-        )
-        newest: dict[int, nostr_sdk.Event] = {}
-        for event in await self._pool.fetch([query], self._fetch_timeout_s):
-            kind = event.kind().as_u16()
-            if (
-                kind not in newest
-                or event.created_at().as_secs() > newest[kind].created_at().as_secs()
-            ):
-                newest[kind] = event
-        lud16 = _lud16(newest[KIND_PROFILE].content()) if KIND_PROFILE in newest else None
-        relays: tuple[str, ...] = ()
-        if KIND_DM_RELAYS in newest:
-            relays = tuple(
-                str(t.to_vec()[1])
-                for t in newest[KIND_DM_RELAYS].tags()
-                if len(t.to_vec()) >= 2 and t.to_vec()[0] == "relay"
-            )
-        return DriverProfile(lud16, relays)
-
-
-def _lud16(content: str) -> str | None:
-    """A well-formed ``lud16`` from kind 0 content, or None (profiles hold anything)."""
-    try:
-        value = json.loads(content).get("lud16")
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    return value if _LUD16.match(value) else None

@@ -27,6 +27,9 @@ __all__ = [
     "KIND_RELAY_LIST",
     "KIND_STATUS",
     "KIND_USER_STATUS",
+    "PRICE_FALLBACK",
+    "PRICE_FRESH",
+    "PRICE_STALE",
     "ChargerSnapshot",
     "ConnectorState",
     "address_of",
@@ -50,6 +53,10 @@ KIND_USER_STATUS = 30315
 KIND_LOCATION = 33000
 KIND_STATUS = 33600
 GEOHASH_PRECISION = 9  # about 5 m: a parking bay, not a house number
+# How the status price was made (the third value of the ``price-source`` tag).
+PRICE_FRESH = "fresh"  # from current data, or a fixed tariff
+PRICE_STALE = "stale"  # from the last good data of a failing feed
+PRICE_FALLBACK = "fallback"  # the configured fallback price stands in for missing data
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,13 @@ class ChargerSnapshot:
     online: bool
     connectors: tuple[ConnectorState, ...]
     price_msat_per_kwh: int
+    price_source: str = "static"  # the tariff kind: static, schedule, spot, green
+    price_state: str = PRICE_FRESH  # fresh, stale or fallback (docs/nip-ev.md)
+    price_until: int | None = None  # unix end of the price window, when it has one
 
     def fingerprint(self) -> str:
         parts = [self.name, str(self.online), str(self.price_msat_per_kwh)]
+        parts += [self.price_source, self.price_state, str(self.price_until)]
         parts += [f"{c.id}/{c.status}/{c.plug_type}/{c.max_power_w}" for c in self.connectors]
         return "|".join(parts)
 
@@ -186,6 +197,9 @@ def status_tags(
         for c in snapshot.connectors
     ]
     tags.append(["price", str(snapshot.price_msat_per_kwh), "msat", "kWh"])
+    tags.append(["price-source", snapshot.price_source, snapshot.price_state])
+    if snapshot.price_until is not None:
+        tags.append(["price-until", str(snapshot.price_until)])
     tags += [["g", g] for g in geohash_ladder(charger.lat, charger.lon)]
     tags += [
         ["expiration", str(expires_at)],
@@ -206,6 +220,8 @@ def user_status_tags(pubkey: str, charger_id: str, expires_at: int) -> list[list
 def status_text(snapshot: ChargerSnapshot) -> str:
     """One line for people: "⚡ Available · 250 sat/kWh"."""
     price = f"{_sats(snapshot.price_msat_per_kwh)} sat/kWh"
+    if snapshot.price_state != PRICE_FRESH:  # a failing price feed says so where people look
+        price += f" ({snapshot.price_state} price)"
     statuses = [c.status for c in snapshot.connectors]
     if not snapshot.online:
         return "⛔ Offline"

@@ -29,13 +29,19 @@ from bot.nostr.events import (
     sign_event,
 )
 from bot.nostr.outbox import Outbox
-from bot.nostr.status import PriceSource, static_price
 
-__all__ = ["PresencePublisher", "presence_parts"]
+__all__ = ["BasePrice", "PresencePublisher", "base_price", "presence_parts"]
 
 log = logging.getLogger(__name__)
 
 Part = tuple[int, str, list[list[str]]]  # kind, content, tags
+
+BasePrice = Callable[[ChargerConfig], int]
+"""The base price of the location event (msat per kWh); the live one is in the status."""
+
+
+def base_price(charger: ChargerConfig) -> int:
+    return charger.tariff.price_msat_per_kwh
 
 
 def presence_parts(config: Config, charger: ChargerConfig, price: int) -> list[Part]:
@@ -63,7 +69,7 @@ class PresencePublisher:
         outbox: Outbox,
         book: AddressBook,
         *,
-        price: PriceSource = static_price,
+        price: BasePrice = base_price,
         clock: Callable[[], float] = time.time,
         refresh_s: float = 86400.0,
     ) -> None:

@@ -2,7 +2,8 @@
 
 ``NostrStack.build(config, db)`` gives the relay pool, the outbox (``enqueue`` for zap
 receipts and anything else), the ``Messenger``, the ``StatusSink`` and the services to
-run. DM commands are received only when a ``DriverCommands`` is passed in.
+run. DM commands are received only when a ``DriverCommands`` is passed in; the status
+shows the prices of ``prices`` (the pricing service) or else each ``[tariff]`` price.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from bot.nostr.inbox import DmReceiver
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.presence import PresencePublisher
-from bot.nostr.status import PriceSource, StatusPublisher, static_price
+from bot.nostr.status import StatusPublisher
 from bot.ports import DriverCommands
+from bot.pricing.point import PriceAt
 from bot.store import Database
 from bot.store.nostr import NostrStateStore
 from bot.store.outbox import OutboxStore
@@ -52,7 +54,7 @@ class NostrStack:
         db: Database,
         *,
         driver_commands: DriverCommands | None = None,
-        price: PriceSource = static_price,
+        prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
         pool: RelayPool | None = None,
         status_interval_s: float = 3.0,
@@ -71,12 +73,12 @@ class NostrStack:
             state,
             outbox,
             book,
-            price=price,
+            prices=prices,
             clock=clock,
             min_interval_s=status_interval_s,
             ttl_s=status_ttl_s,
         )
-        presence = PresencePublisher(config, outbox, book, price=price, clock=clock)
+        presence = PresencePublisher(config, outbox, book, clock=clock)
         receiver = None
         if driver_commands is not None:
             receiver = DmReceiver(

@@ -6,6 +6,11 @@ cost one event. The first change after a quiet spell goes out at once; further c
 within ``min_interval_s`` wait for the end of that interval (a flapping connector costs
 at most one status event per interval). Both events carry a NIP-40 expiration ``ttl_s``
 ahead, so a dead bot's status disappears, and are re-published before that.
+
+The price is the pricing service's price of the moment (``PriceAt``), with its source and
+whether it is fresh, stale or a fallback (docs/nip-ev.md). When its window ends
+(``valid_until``) the charger is looked at again, so a new price goes out within
+``min_interval_s`` of the window change.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from bot.config import ChargerConfig
 from bot.nostr.addresses import AddressBook
 from bot.nostr.events import (
     KIND_STATUS,
     KIND_USER_STATUS,
+    PRICE_FALLBACK,
+    PRICE_FRESH,
+    PRICE_STALE,
     ChargerSnapshot,
     ConnectorState,
     coordinate,
@@ -31,21 +40,34 @@ from bot.nostr.events import (
     user_status_tags,
 )
 from bot.nostr.outbox import Outbox
+from bot.pricing.point import PriceAt, PricePoint
 from bot.store.nostr import ChargerState, NostrStateStore
 
-__all__ = ["PriceSource", "StatusPublisher", "snapshot_of", "static_price"]
+__all__ = ["StatusPublisher", "TariffPrices", "snapshot_of"]
 
 log = logging.getLogger(__name__)
 
-PriceSource = Callable[[ChargerConfig], int]
-"""Current price of a charger in msat per kWh; dynamic pricing plugs in here."""
+
+class TariffPrices:
+    """Each charger's ``[tariff]`` price: the status price when no pricing service is wired."""
+
+    def __init__(self, chargers: Sequence[ChargerConfig]) -> None:
+        self._points = {
+            c.id: PricePoint(c.tariff.price_msat_per_kwh, "static", "[tariff]", False, None)
+            for c in chargers
+        }
+
+    async def price_at(self, charger_id: str, when: datetime) -> PricePoint:
+        return self._points[charger_id]
 
 
-def static_price(charger: ChargerConfig) -> int:
-    return charger.tariff.price_msat_per_kwh
+def _price_state(point: PricePoint) -> str:
+    return PRICE_FALLBACK if point.fallback else PRICE_STALE if point.stale else PRICE_FRESH
 
 
-def snapshot_of(charger: ChargerConfig, state: ChargerState | None, price: int) -> ChargerSnapshot:
+def snapshot_of(
+    charger: ChargerConfig, state: ChargerState | None, price: PricePoint
+) -> ChargerSnapshot:
     """Configured connectors with their stored OCPP status ("Offline" when disconnected)."""
     online = state is not None and state.online
     connectors = tuple(
@@ -57,7 +79,17 @@ def snapshot_of(charger: ChargerConfig, state: ChargerState | None, price: int) 
         )
         for c in charger.connectors
     )
-    return ChargerSnapshot(charger.id, charger.name, online, connectors, price)
+    until = price.valid_until
+    return ChargerSnapshot(
+        charger.id,
+        charger.name,
+        online,
+        connectors,
+        price.msat_per_kwh,
+        price.source,
+        _price_state(price),
+        None if until is None else math.ceil(until.timestamp()),
+    )
 
 
 class StatusPublisher:
@@ -70,7 +102,7 @@ class StatusPublisher:
         outbox: Outbox,
         book: AddressBook,
         *,
-        price: PriceSource = static_price,
+        prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
         min_interval_s: float = 3.0,
         ttl_s: float = 900.0,
@@ -79,13 +111,14 @@ class StatusPublisher:
         self._store = store
         self._outbox = outbox
         self._book = book
-        self._price = price
+        self._prices = prices or TariffPrices(chargers)
         self._clock = clock
         self._min_interval_s = min_interval_s
         self._ttl_s = ttl_s
         self._refresh_before_s = ttl_s / 3
         self._dirty: set[str] = set(self._chargers)  # confirm every status after a start
         self._last: dict[str, float] = {}  # charger id -> when we last published it
+        self._price_until: dict[str, float] = {}  # charger id -> end of its price window
         self._wake = asyncio.Event()
 
     def charger_changed(self, charger_id: str) -> None:
@@ -102,6 +135,7 @@ class StatusPublisher:
 
     def _deadline(self, charger_id: str) -> float:
         refresh = self._expiry(charger_id) - self._refresh_before_s
+        refresh = min(refresh, self._price_until.get(charger_id, math.inf))
         if charger_id not in self._dirty:
             return refresh
         return min(refresh, self._last.get(charger_id, -math.inf) + self._min_interval_s)
@@ -137,7 +171,8 @@ class StatusPublisher:
         for charger_id in charger_ids:
             charger = self._chargers[charger_id]
             self._dirty.discard(charger_id)
-            snapshot = snapshot_of(charger, states.get(charger_id), self._price(charger))
+            price = await self._price_of(charger_id, now)
+            snapshot = snapshot_of(charger, states.get(charger_id), price)
             previous = self._book.get(self._address(charger))
             fresh = self._expiry(charger_id) - self._refresh_before_s > now
             if fresh and previous is not None and previous.fingerprint == snapshot.fingerprint():
@@ -147,6 +182,16 @@ class StatusPublisher:
         if events:
             await self._outbox.enqueue_many(events)
             await self._book.published_many(published)
+
+    async def _price_of(self, charger_id: str, now: float) -> PricePoint:
+        """The price of the moment; notes when to look again (its window's end)."""
+        point = await self._prices.price_at(charger_id, datetime.fromtimestamp(now, UTC))
+        if point.valid_until is None:
+            self._price_until.pop(charger_id, None)
+        else:  # a window that is already over must not make the loop spin
+            until = point.valid_until.timestamp()
+            self._price_until[charger_id] = max(until, now + self._min_interval_s)
+        return point
 
     def _sign(
         self,

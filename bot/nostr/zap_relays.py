@@ -8,20 +8,18 @@ NIP-57 codec's job, and until one passes, a receipt is just an event someone pub
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 
 import nostr_sdk
 
 from bot.nostr.pool import RelayPool
+from bot.nostr.profiles import fetch_profile
 from bot.nostr.zaps import ZAP_RECEIPT_KIND, ZapReceipt
 
 __all__ = ["PoolZapRelays"]
 
 log = logging.getLogger(__name__)
-
-KIND_PROFILE = 0
 
 
 class PoolZapRelays:
@@ -30,16 +28,8 @@ class PoolZapRelays:
         self.fetch_timeout_s = fetch_timeout_s
 
     async def lightning_address_of(self, pubkey: str) -> str | None:
-        query = (
-            nostr_sdk.Filter()
-            .author(nostr_sdk.PublicKey.parse(pubkey))
-            .kind(nostr_sdk.Kind(KIND_PROFILE))
-        )
-        events = await self.pool.fetch([query], self.fetch_timeout_s)
-        if not events:
-            return None
-        newest = max(events, key=lambda e: e.created_at().as_secs())
-        return _lud16(str(newest.content()))
+        # The LNURL side judges the address: a profile on 127.0.0.1:<port> must work here.
+        return (await fetch_profile(self.pool, pubkey, self.fetch_timeout_s)).lud16
 
     async def wait_for_receipt(
         self,
@@ -66,13 +56,3 @@ class PoolZapRelays:
             return None
         finally:
             await self.pool.unsubscribe(sub)
-
-
-def _lud16(content: str) -> str | None:
-    """The ``lud16`` string of kind 0 content, or None (profiles hold anything); whether it
-    is a lightning address at all, the LNURL side decides."""
-    try:
-        value = json.loads(content).get("lud16")
-    except (ValueError, AttributeError):
-        return None
-    return value.strip().lower() if isinstance(value, str) and value.strip() else None

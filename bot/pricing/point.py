@@ -18,6 +18,7 @@ __all__ = [
     "MSAT_PER_BTC",
     "RECHECK_AFTER",
     "FiatPrice",
+    "PriceAt",
     "PricePoint",
     "PriceSource",
     "fiat_to_msat",
@@ -84,6 +85,12 @@ class PriceSource(Protocol):
     name: str
 
     async def price_at(self, when: datetime) -> PricePoint: ...
+
+
+class PriceAt(Protocol):
+    """Prices of many chargers (``bot.pricing.service.PricingService``), as its users see it."""
+
+    async def price_at(self, charger_id: str, when: datetime) -> PricePoint: ...
 
 
 def fiat_to_msat(per_kwh: Decimal, per_btc: Decimal) -> int:

@@ -24,12 +24,13 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ChargerConfig, Config
 from bot.errors import LightningUnavailable, ZapInvalid
 from bot.lightning.base import Invoice, LightningBackend
+from bot.lnurl.quotes import Quoter, static_quote
 from bot.log import charger_log
 from bot.nostr.pool import RelayPool
 from bot.nostr.receipt_filter import zap_receipt_filter
@@ -45,23 +46,17 @@ from bot.receipts.checks import (
 )
 from bot.receipts.pinning import PubkeyLookup, fetch_nostr_pubkey, trusted_zappers
 from bot.sessions.machine import State
-from bot.sessions.tariff import Quote, make_quote
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.receipts import Claim, ReceiptStore
 from bot.store.sessions import SessionStore
 
-__all__ = ["Quoter", "ReceiptListener", "static_quote"]
+__all__ = ["ReceiptListener"]
 
 log = logging.getLogger(__name__)
 
-Quoter = Callable[[ChargerConfig, float], Awaitable[Quote]]
 SESSION = "session"  # handle()'s answer when a session was created
 DUPLICATE = "duplicate"  # the same receipt again (a second relay, a restart)
-
-
-async def static_quote(charger: ChargerConfig, now: float) -> Quote:
-    return make_quote(charger.tariff, now)
 
 
 class ReceiptListener:

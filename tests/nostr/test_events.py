@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import coincurve
 import pytest
@@ -116,10 +117,16 @@ def test_status_tags() -> None:
         ["connector", "1", "Available", "Type2", "22000"],
         ["connector", "2", "Charging", "CCS2", "50000"],
         ["price", "250000", "msat", "kWh"],
+        ["price-source", "static", "fresh"],
         *(["g", g] for g in LADDER),
         ["expiration", "1700000900"],
         ["alt", "EV charge point status: ⚡ 1 of 2 available · 250 sat/kWh"],
     ]
+    spot = replace(
+        snapshot("Available", "Charging"), price_source="spot", price_until=1_700_003_600
+    )
+    spot_tags = status_tags(pubkey, charger, spot, expires_at=1_700_000_900)
+    assert spot_tags[6:8] == [["price-source", "spot", "fresh"], ["price-until", "1700003600"]]
     assert user_status_tags(pubkey, "cp-001", 1_700_000_900) == [
         ["d", "general"],
         ["a", f"33600:{pubkey}:cp-001"],
@@ -136,6 +143,10 @@ def test_status_tags() -> None:
         (snapshot("Faulted", "Unavailable"), "⚠️ Out of order"),
         (snapshot("Offline", online=False), "⛔ Offline"),
         (snapshot("Available", price=210_500), "⚡ Available · 210.5 sat/kWh"),
+        (
+            replace(snapshot("Charging"), price_state="stale"),
+            "🔌 In use · 250 sat/kWh (stale price)",
+        ),
     ],
 )
 def test_status_text_for_people(snap: ChargerSnapshot, text: str) -> None:

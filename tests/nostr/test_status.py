@@ -4,8 +4,10 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nostr_sdk
 import pytest
@@ -16,7 +18,10 @@ from bot.nostr.events import ChargerSnapshot, ConnectorState, status_tags
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay
-from bot.nostr.status import StatusPublisher, snapshot_of
+from bot.nostr.status import StatusPublisher, TariffPrices, snapshot_of
+from bot.pricing.config import parse_pricing
+from bot.pricing.point import PricePoint
+from bot.pricing.service import PricingService
 from bot.store import Database
 from bot.store.nostr import ChargerState, NostrStateStore
 from bot.store.outbox import OutboxStore
@@ -55,8 +60,16 @@ class Bot:
 async def bot(
     tmp_path: Path, relay: LocalRelay, request: pytest.FixtureRequest
 ) -> AsyncIterator[Bot]:
-    options = getattr(request, "param", {})
+    options = dict(getattr(request, "param", {}))
     config = nostr_config(tmp_path, [relay.url])
+    if "pricing" in options:  # a [pricing] table for the charger: the real pricing service
+        table = options.pop("pricing")
+        charger = config.chargers[0]
+        priced = replace(
+            charger, pricing=parse_pricing("cp.toml", table, charger.tariff.price_msat_per_kwh)
+        )
+        config = replace(config, chargers=(priced,))
+        options["prices"] = PricingService.from_chargers(config.chargers, None)
     db = await open_db(tmp_path, config)
     pool = RelayPool.from_config(config)
     outbox = Outbox(OutboxStore(db), pool)
@@ -71,16 +84,40 @@ async def bot(
         await db.close()
 
 
+PRICE = PricePoint(1, "static", "test", False, None)
+
+
 def test_snapshot_marks_every_connector_offline_when_the_charger_is() -> None:
     charger = make_charger()
-    online = snapshot_of(charger, ChargerState(True, {1: "Charging"}), 1)
+    online = snapshot_of(charger, ChargerState(True, {1: "Charging"}), PRICE)
     assert [c.status for c in online.connectors] == ["Charging", "Unknown"]
-    offline = snapshot_of(charger, ChargerState(False, {1: "Charging"}), 1)
+    offline = snapshot_of(charger, ChargerState(False, {1: "Charging"}), PRICE)
     assert [c.status for c in offline.connectors] == ["Offline", "Offline"]
-    assert [c.status for c in snapshot_of(charger, None, 1).connectors] == ["Offline", "Offline"]
+    offline = snapshot_of(charger, None, PRICE)
+    assert [c.status for c in offline.connectors] == ["Offline", "Offline"]
 
 
-@pytest.mark.parametrize("bot", [{"price": lambda charger: 123_000}], indirect=True)
+def test_snapshot_carries_where_the_price_comes_from() -> None:
+    charger = make_charger()
+    until = datetime(2024, 6, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    spot = PricePoint(180_000, "spot", "test", True, until)
+    snapshot = snapshot_of(charger, None, spot)
+    assert (snapshot.price_source, snapshot.price_state) == ("spot", "stale")
+    assert snapshot.price_until == int(until.timestamp()) + 1  # rounded up: never too early
+    fallback = snapshot_of(charger, None, replace(spot, fallback=True))
+    assert fallback.price_state == "fallback"
+    assert snapshot.fingerprint() != fallback.fingerprint()
+
+
+async def test_the_tariff_price_is_the_default() -> None:
+    charger = make_charger()
+    point = await TariffPrices([charger]).price_at(charger.id, datetime.now(UTC))
+    assert (point.msat_per_kwh, point.stale, point.valid_until) == (250_000, False, None)
+
+
+@pytest.mark.parametrize(
+    "bot", [{"pricing": {"kind": "static", "price_msat_per_kwh": 123_000}}], indirect=True
+)
 async def test_status_and_human_status_on_the_relay(bot: Bot, relay: LocalRelay) -> None:
     charger = bot.config.chargers[0]
     pubkey = charger.keys.public_key_hex
@@ -95,6 +132,8 @@ async def test_status_and_human_status_on_the_relay(bot: Bot, relay: LocalRelay)
         "cp-001", "Charger cp-001", True, (ConnectorState(1, "Available", "Type2", 22000),), 123_000
     )
     assert status["tags"] == status_tags(pubkey, charger, snapshot, expires)
+    assert ["price", "123000", "msat", "kWh"] in status["tags"]
+    assert ["price-source", "static", "fresh"] in status["tags"]
     assert status["content"] == human["content"] == "⚡ Available · 123 sat/kWh"
     assert human["tags"] == [
         ["d", "general"],
@@ -157,6 +196,74 @@ async def test_status_is_refreshed_before_it_expires_and_vanishes_with_the_bot(
         await wait_until(lambda: _has(driver, query, 0), seconds=5, what="expiry")
 
 
+# Spot pricing whose feed has never answered (nothing listens on port 9): the pricing
+# service gives its fallback price, and the status says so to machines and to people.
+SPOT_WITHOUT_DATA: dict[str, Any] = {
+    "kind": "spot",
+    "url": "http://127.0.0.1:9/spot",
+    "floor_per_kwh": 0.1,
+    "cap_per_kwh": 1,
+    "fiat_per_btc": 60000,
+    "fallback_msat_per_kwh": 300_000,
+}
+
+
+@pytest.mark.parametrize("bot", [{"pricing": SPOT_WITHOUT_DATA}], indirect=True)
+async def test_a_fallback_price_is_marked_in_both_events(bot: Bot, relay: LocalRelay) -> None:
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status), Driver([relay.url]) as driver:
+        query = nostr_sdk.Filter().kinds([nostr_sdk.Kind(33600), nostr_sdk.Kind(30315)])
+        await wait_until(lambda: _has(driver, query, 2), what="status events")
+        events = {e["kind"]: e for e in await driver.fetch_json(query)}
+    status, human = events[33600], events[30315]
+    assert ["price", "300000", "msat", "kWh"] in status["tags"]
+    assert ["price-source", "spot", "fallback"] in status["tags"]
+    until = int(_tag(status, "price-until"))
+    assert 0 < until - status["created_at"] <= 15 * 60 + 1  # type: ignore[operator]
+    assert human["content"] == "⚡ Available · 300 sat/kWh (fallback price)"
+
+
+class _Clock:
+    """Real time moved to just before a price window ends, so the test waits a moment only."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at.timestamp()
+        self.offset: float | None = None
+
+    def __call__(self) -> float:
+        if self.offset is None:  # starts on first use, not when the test is collected
+            self.offset = self.at - time.time()
+        return time.time() + self.offset
+
+
+# 11:00 UTC: the cheap window ends, the default price begins.
+SCHEDULE = {
+    "kind": "schedule",
+    "timezone": "UTC",
+    "default_msat_per_kwh": 200_000,
+    "window": [{"start": "09:00", "end": "11:00", "price_msat_per_kwh": 100_000}],
+}
+WINDOW_END = datetime(2024, 6, 1, 11, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "bot",
+    [{"pricing": SCHEDULE, "clock": _Clock(WINDOW_END - timedelta(seconds=0.8))}],
+    indirect=True,
+)
+async def test_a_new_price_window_is_published_without_any_status_change(
+    bot: Bot, relay: LocalRelay
+) -> None:
+    await bot.set_status(1, "Available")
+    query = nostr_sdk.Filter().kind(nostr_sdk.Kind(33600))
+    async with running(bot.pool, bot.outbox, bot.status), Driver([relay.url]) as driver:
+        await wait_until(lambda: _price_is(driver, query, "200000"), what="the new price")
+        published = await bot.published()
+    assert [_tag(e, "price") for e in published] == ["100000", "200000"]
+    assert _tag(published[0], "price-until") == str(int(WINDOW_END.timestamp()))
+    assert ["price-source", "schedule", "fresh"] in published[1]["tags"]  # type: ignore[operator]
+
+
 def _tag(event: dict[str, object], name: str) -> str:
     tags = event["tags"]
     assert isinstance(tags, list)
@@ -169,6 +276,11 @@ async def _has(driver: Driver, query: nostr_sdk.Filter, n: int) -> bool:
 
 async def _count(bot: Bot, n: int) -> bool:
     return len(await bot.published()) >= n
+
+
+async def _price_is(driver: Driver, query: nostr_sdk.Filter, price: str) -> bool:
+    events = await driver.fetch_json(query)
+    return bool(events) and _tag(events[0], "price") == price
 
 
 async def _latest_is(driver: Driver, query: nostr_sdk.Filter, status: str) -> bool:

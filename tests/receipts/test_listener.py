@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,12 @@ from bot.config import ChargerConfig, RelayConfig
 from bot.errors import LnurlError
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient
+from bot.lnurl.quotes import pricing_quote
 from bot.nostr.keys import generate_keys
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay
+from bot.pricing.config import parse_pricing
+from bot.pricing.service import PricingService
 from bot.receipts.listener import ReceiptListener
 from bot.sessions.machine import State
 from bot.store import Database
@@ -98,6 +102,26 @@ async def test_a_confirmed_receipt_starts_one_session(
     claim = await listener.store.get(zap.payment_hash)
     assert claim is not None and (claim.state, claim.session_id) == ("done", session.id)
     assert await listener.store.cursor() == claim.receipt_created_at
+
+
+async def test_a_zap_through_the_operators_zapper_is_priced_like_our_own(
+    zapper: Zapper, charger: ChargerConfig, db: Database, backend: ClnBackend, relay: LocalRelay
+) -> None:
+    table = {
+        "kind": "schedule",
+        "timezone": "UTC",
+        "window": [{"start": "00:00", "end": "24:00", "price_msat_per_kwh": 123_000}],
+    }
+    priced = replace(charger, pricing=parse_pricing("cp.toml", table, 250_000))
+    quote = pricing_quote(PricingService.from_chargers([priced], None))  # as app.py wires it
+    pool = bot_pool([relay.url])
+    listener = listener_for(priced, pool, db, backend, Recorder(), quote=quote)
+    async with listening(listener, pool):
+        zap = await zapper.zap(charger.keys.public_key_hex, AMOUNT)
+        await zapper.publish(zap.receipt, [relay.url])
+        await wait_until(lambda: _done(db, 1), what="session_paid")
+    session = await SessionStore(db).by_payment_hash(zap.payment_hash)
+    assert session is not None and session.quote.price_msat_per_kwh == 123_000
     assert await listener.store.rejects() == []
 
 
