@@ -7,21 +7,20 @@ later: the NIP-49 passphrase comes in through ``env``.
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.nostr.keys import ChargerKeys, load_key_file
 from bot.pricing.config import PricingConfig, parse_pricing
 from bot.receipts.config import ZapperConfig, parse_zapper
+from bot.tomlkeys import KeyReader, read_toml, resolve_path
 
 __all__ = [
     "CURRENCY_PATTERN",
@@ -217,117 +216,7 @@ class Config:
         return tuple(r.url for r in self.relays if r.write)
 
 
-class _Table:
-    """One TOML table being read: typed getters, and a check that no key was left unread."""
-
-    def __init__(self, file: str, prefix: str, data: Mapping[str, Any]) -> None:
-        self.file, self.prefix, self.data = file, prefix, data
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        return ConfigError(self.file, self.key(name), message)
-
-    def raw(self, name: str, default: Any = ...) -> Any:
-        self.seen.add(name)
-        if name in self.data:
-            return self.data[name]
-        if default is ...:
-            raise self.fail(name, "missing")
-        return default
-
-    def text(self, name: str, default: Any = ...) -> Any:
-        value = self.raw(name, default)
-        if not isinstance(value, str) and value is not default:
-            raise self.fail(name, f"expected a string, got {_type_name(value)}")
-        return value
-
-    def flag(self, name: str, default: Any = ...) -> Any:
-        value = self.raw(name, default)
-        if not isinstance(value, bool) and value is not default:
-            raise self.fail(name, f"expected true or false, got {_type_name(value)}")
-        return value
-
-    def integer(self, name: str, default: Any = ..., *, minimum: int = 0) -> Any:
-        value = self.raw(name, default)
-        if value is default:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"expected an integer, got {_type_name(value)}")
-        if value < minimum:
-            raise self.fail(name, f"must be at least {minimum}, got {value}")
-        return value
-
-    def decimal(self, name: str, default: Any = ...) -> Any:
-        """A non-negative amount as an exact Decimal, from a TOML number or string."""
-        value = self.raw(name, default)
-        if value is default:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(name, f"expected a number, got {_type_name(value)}")
-        try:
-            # repr() of a TOML float is its shortest exact spelling: 0.35 stays 0.35.
-            amount = Decimal(value if isinstance(value, str) else repr(value))
-        except InvalidOperation:
-            raise self.fail(name, f"expected a number, got {value!r}") from None
-        if not amount.is_finite() or amount < 0:
-            raise self.fail(name, f"must be a finite number of at least 0, got {value!r}")
-        return amount
-
-    def number(self, name: str) -> float:
-        value = self.raw(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(name, f"expected a number, got {_type_name(value)}")
-        if not math.isfinite(value):
-            raise self.fail(name, "must be a finite number")
-        return float(value)
-
-    def table(self, name: str, *, required: bool = False) -> _Table:
-        value = self.raw(name, ... if required else {})
-        if not isinstance(value, dict):
-            raise self.fail(name, f"expected a table [{self.key(name)}], got {_type_name(value)}")
-        return _Table(self.file, f"{self.key(name)}.", value)
-
-    def tables(self, name: str) -> list[_Table]:
-        value = self.raw(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(name, f"expected an array of tables [[{self.key(name)}]]")
-        return [_Table(self.file, f"{self.key(name)}[{i}].", v) for i, v in enumerate(value)]
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key")
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "file does not exist") from None
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
-
-
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def parse_listen(table: _Table, name: str, default: str) -> ListenAddress:
+def parse_listen(table: KeyReader, name: str, default: str) -> ListenAddress:
     text = table.text(name, default)
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -340,7 +229,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     path = path.resolve()
     base = path.parent
-    root = _Table(str(path), "", _read_toml(path))
+    root = KeyReader(str(path), "", read_toml(path))
     relays = tuple(_relay(t) for t in root.tables("relay"))
     service = _service(root.table("service", required=True), base)
     ocpp = _ocpp(root.table("ocpp"), base)
@@ -355,7 +244,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions)
 
 
-def _relay(table: _Table) -> RelayConfig:
+def _relay(table: KeyReader) -> RelayConfig:
     url = table.text("url")
     if urlsplit(url).scheme not in ("ws", "wss") or not urlsplit(url).netloc:
         raise table.fail("url", f"expected a ws:// or wss:// URL, got {url!r}")
@@ -364,29 +253,29 @@ def _relay(table: _Table) -> RelayConfig:
     return relay
 
 
-def _service(table: _Table, base: Path) -> ServiceConfig:
+def _service(table: KeyReader, base: Path) -> ServiceConfig:
     public_url = table.text("public_url").rstrip("/")
     parts = urlsplit(public_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise table.fail("public_url", f"expected an http(s) URL, got {public_url!r}")
     service = ServiceConfig(
         public_url=public_url,
-        data_dir=_resolve(base, table.text("data_dir", "data")),
-        identities_dir=_resolve(base, table.text("identities_dir", "identities")),
+        data_dir=resolve_path(base, table.text("data_dir", "data")),
+        identities_dir=resolve_path(base, table.text("identities_dir", "identities")),
     )
     table.done()
     return service
 
 
-def _ocpp(table: _Table, base: Path) -> OcppConfig:
+def _ocpp(table: KeyReader, base: Path) -> OcppConfig:
     listen = parse_listen(table, "listen", "0.0.0.0:9000")
     cert, key = table.text("tls_cert", None), table.text("tls_key", None)
     if (cert is None) != (key is None):
         raise table.fail("tls_key" if key is None else "tls_cert", "set both tls_cert and tls_key")
     config = OcppConfig(
         listen=listen,
-        tls_cert=_resolve(base, cert) if cert else None,
-        tls_key=_resolve(base, key) if key else None,
+        tls_cert=resolve_path(base, cert) if cert else None,
+        tls_key=resolve_path(base, key) if key else None,
         heartbeat_interval_s=table.integer("heartbeat_interval_s", 300, minimum=10),
     )
     for name, file in (("tls_cert", config.tls_cert), ("tls_key", config.tls_key)):
@@ -396,7 +285,7 @@ def _ocpp(table: _Table, base: Path) -> OcppConfig:
     return config
 
 
-def _lightning(table: _Table, base: Path) -> LightningConfig:
+def _lightning(table: KeyReader, base: Path) -> LightningConfig:
     backend = table.text("backend", "cln")
     if backend not in ("cln", "simnode"):
         raise table.fail("backend", f"expected 'cln' or 'simnode', got {backend!r}")
@@ -406,14 +295,14 @@ def _lightning(table: _Table, base: Path) -> LightningConfig:
         raise table.fail("network", f"unknown network {network!r}")
     config = LightningConfig(
         backend=backend,
-        lightning_dir=_resolve(base, table.text("lightning_dir", "~/.lightning")),
+        lightning_dir=resolve_path(base, table.text("lightning_dir", "~/.lightning")),
         network=network,
     )
     table.done()
     return config
 
 
-def _sessions(table: _Table) -> SessionsConfig:
+def _sessions(table: KeyReader) -> SessionsConfig:
     default = SessionsConfig()
     values = {
         name: table.integer(name, getattr(default, name), minimum=minimum)
@@ -456,13 +345,13 @@ def identities_dir_of(config_path: Path) -> Path:
     """Where ``identity new`` writes: the config's identities_dir, or ./identities without one."""
     if not config_path.exists():
         return Path("identities")
-    service = _Table(str(config_path), "", _read_toml(config_path)).table("service")
-    return _resolve(config_path.resolve().parent, service.text("identities_dir", "identities"))
+    service = KeyReader(str(config_path), "", read_toml(config_path)).table("service")
+    return resolve_path(config_path.resolve().parent, service.text("identities_dir", "identities"))
 
 
 def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
     """Read one ``identities/<id>.toml`` and the key file beside it."""
-    table = _Table(str(path), "", _read_toml(path))
+    table = KeyReader(str(path), "", read_toml(path))
     charger_id = table.text("id")
     if not CHARGER_ID_PATTERN.match(charger_id):
         raise table.fail(
@@ -476,7 +365,7 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
     password = table.text("ocpp_password")
     if len(password) < 8:
         raise table.fail("ocpp_password", "use at least 8 characters")
-    key_file = _resolve(path.parent, table.text("key_file", f"{charger_id}.key"))
+    key_file = resolve_path(path.parent, table.text("key_file", f"{charger_id}.key"))
     charger = ChargerConfig(
         id=charger_id,
         name=table.text("name"),
@@ -502,7 +391,7 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
     return charger
 
 
-def _connectors(table: _Table) -> tuple[Connector, ...]:
+def _connectors(table: KeyReader) -> tuple[Connector, ...]:
     connectors: list[Connector] = []
     for item in table.tables("connector"):
         connector = Connector(
@@ -523,7 +412,7 @@ def _connectors(table: _Table) -> tuple[Connector, ...]:
     return tuple(connectors)
 
 
-def _tariff(table: _Table) -> Tariff:
+def _tariff(table: KeyReader) -> Tariff:
     kind = table.text("kind", "static")
     if kind != "static":
         raise table.fail("kind", f"unknown tariff kind {kind!r}; supported: static")
@@ -576,7 +465,7 @@ def _tariff(table: _Table) -> Tariff:
     return tariff
 
 
-def _fiat_prices(table: _Table, currency: str) -> FiatPrices:
+def _fiat_prices(table: KeyReader, currency: str) -> FiatPrices:
     for name in ("fiat_price_per_kwh", "msat_per_fiat_unit"):
         if name not in table.data:
             raise table.fail(name, f"missing (needed with currency = {currency!r})")
@@ -584,8 +473,8 @@ def _fiat_prices(table: _Table, currency: str) -> FiatPrices:
     return FiatPrices(
         currency=currency,
         msat_per_unit=table.integer("msat_per_fiat_unit", minimum=1),
-        price_per_kwh=table.decimal("fiat_price_per_kwh"),
-        session_fee=table.decimal("fiat_session_fee", zero),
-        per_minute=table.decimal("fiat_per_minute", zero),
-        idle_fee_per_minute=table.decimal("fiat_idle_fee_per_minute", zero),
+        price_per_kwh=table.decimal("fiat_price_per_kwh", minimum=zero),
+        session_fee=table.decimal("fiat_session_fee", zero, minimum=zero),
+        per_minute=table.decimal("fiat_per_minute", zero, minimum=zero),
+        idle_fee_per_minute=table.decimal("fiat_idle_fee_per_minute", zero, minimum=zero),
     )

@@ -9,17 +9,16 @@ which calls it.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from bot.pricing.eth import normalise_address
+from bot.tomlkeys import KeyReader
 
 __all__ = [
     "DAY_NAMES",
@@ -35,7 +34,6 @@ __all__ = [
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -109,85 +107,15 @@ class GreenPricing:
 PricingConfig = StaticPricing | SchedulePricing | SpotPricing | GreenPricing
 
 
-class _Keys:
-    """One TOML table: typed getters that name file and key, and an unknown-key check."""
-
-    def __init__(self, file: str, prefix: str, data: Mapping[str, Any]) -> None:
-        self.file, self.prefix, self.data = file, prefix, data
-        self.seen: set[str] = set()
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        return ConfigError(self.file, f"{self.prefix}{name}", message)
-
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
-        self.seen.add(name)
-        if name in self.data:
-            return self.data[name]
-        if default is _MISSING:
-            raise self.fail(name, "missing")
-        return default
-
-    def text(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.raw(name, default)
-        if value is not default and not isinstance(value, str):
-            raise self.fail(name, f"expected a string, got {type(value).__name__}")
-        return value
-
-    def integer(
-        self, name: str, default: Any = _MISSING, *, low: int = 0, high: int = 2**53
-    ) -> Any:
-        value = self.raw(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"expected an integer, got {type(value).__name__}")
-        if not low <= value <= high:
-            raise self.fail(name, f"must be within {low}..{high}, got {value}")
-        return value
-
-    def decimal(self, name: str, default: Any = _MISSING, *, low: Decimal | None = None) -> Any:
-        value = self.raw(name, default)
-        if value is default and default is not _MISSING:
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(name, f"expected a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise self.fail(name, "must be a finite number")
-        number = Decimal(str(value))  # the shortest text of the float: 0.1 stays 0.1
-        if low is not None and number < low:
-            raise self.fail(name, f"must be at least {low}, got {number}")
-        return number
-
-    def seconds(self, name: str, default: float, *, low: float) -> float:
-        value = self.decimal(name, None)
-        if value is None:
-            return default
-        if value < Decimal(str(low)):
-            raise self.fail(name, f"must be at least {low} seconds, got {value}")
-        return float(value)
-
-    def url(self, name: str) -> str:
-        value = self.text(name)
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise self.fail(name, f"expected an http(s) URL, got {value!r}")
-        return str(value)
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key")
-
-
 def parse_pricing(file: str, raw: Any, tariff_msat_per_kwh: int) -> PricingConfig:
     """The ``[pricing]`` table (``raw`` is None when absent) of identity file ``file``."""
     if raw is None:
         return StaticPricing(tariff_msat_per_kwh)
     if not isinstance(raw, dict):
         raise ConfigError(file, "pricing", "expected a table [pricing]")
-    keys = _Keys(file, "pricing.", raw)
+    keys = KeyReader(file, "pricing.", raw)
     kind = keys.text("kind")
-    parsers: dict[str, Callable[[_Keys, int], PricingConfig]] = {
+    parsers: dict[str, Callable[[KeyReader, int], PricingConfig]] = {
         "static": _static,
         "schedule": _schedule,
         "spot": _spot,
@@ -200,26 +128,21 @@ def parse_pricing(file: str, raw: Any, tariff_msat_per_kwh: int) -> PricingConfi
     return config
 
 
-def _static(keys: _Keys, tariff: int) -> StaticPricing:
-    return StaticPricing(keys.integer("price_msat_per_kwh", tariff, low=1))
+def _static(keys: KeyReader, tariff: int) -> StaticPricing:
+    return StaticPricing(keys.integer("price_msat_per_kwh", tariff, minimum=1))
 
 
-def _schedule(keys: _Keys, tariff: int) -> SchedulePricing:
+def _schedule(keys: KeyReader, tariff: int) -> SchedulePricing:
     name = keys.text("timezone")
     try:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise keys.fail("timezone", f"unknown IANA time zone {name!r}") from None
-    items = keys.raw("window", [])
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise keys.fail("window", "expected an array of tables [[pricing.window]]")
-    windows = tuple(
-        _window(_Keys(keys.file, f"pricing.window[{i}].", item), i) for i, item in enumerate(items)
-    )
-    return SchedulePricing(zone, keys.integer("default_msat_per_kwh", tariff, low=1), windows)
+    windows = tuple(_window(item, i) for i, item in enumerate(keys.tables("window")))
+    return SchedulePricing(zone, keys.integer("default_msat_per_kwh", tariff, minimum=1), windows)
 
 
-def _window(keys: _Keys, index: int) -> Window:
+def _window(keys: KeyReader, index: int) -> Window:
     start = _minute(keys, "start", allow_24=False)
     end = _minute(keys, "end", allow_24=True)
     if start == end:
@@ -228,14 +151,14 @@ def _window(keys: _Keys, index: int) -> Window:
         days=_days(keys),
         start_minute=start,
         end_minute=end,
-        price_msat_per_kwh=keys.integer("price_msat_per_kwh", low=1),
+        price_msat_per_kwh=keys.integer("price_msat_per_kwh", minimum=1),
         label=keys.text("label", f"window {index}"),
     )
     keys.done()
     return window
 
 
-def _minute(keys: _Keys, name: str, *, allow_24: bool) -> int:
+def _minute(keys: KeyReader, name: str, *, allow_24: bool) -> int:
     text = keys.text(name)
     match = CLOCK.match(text)
     minute = int(match.group(1)) * 60 + int(match.group(2)) if match else -1
@@ -244,7 +167,7 @@ def _minute(keys: _Keys, name: str, *, allow_24: bool) -> int:
     return minute
 
 
-def _days(keys: _Keys) -> frozenset[int]:
+def _days(keys: KeyReader) -> frozenset[int]:
     items = keys.raw("days", ["mon-sun"])
     if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
         raise keys.fail("days", 'expected a list such as ["mon-fri", "sun"]')
@@ -258,18 +181,18 @@ def _days(keys: _Keys) -> frozenset[int]:
     return frozenset(days)
 
 
-def _spot(keys: _Keys, tariff: int) -> SpotPricing:
+def _spot(keys: KeyReader, tariff: int) -> SpotPricing:
     currency = keys.text("currency", "EUR").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise keys.fail("currency", f"expected a 3-letter currency code, got {currency!r}")
     zero = Decimal(0)
-    floor = keys.decimal("floor_per_kwh", low=zero)
+    floor = keys.decimal("floor_per_kwh", minimum=zero)
     if floor <= 0:
         raise keys.fail("floor_per_kwh", "must be above 0: a free kWh never ends a session")
     cap = keys.decimal("cap_per_kwh")
     if cap < floor:
         raise keys.fail("cap_per_kwh", "must not be below floor_per_kwh")
-    rate_url, fixed = keys.raw("rate_url", None), keys.decimal("fiat_per_btc", None, low=zero)
+    rate_url, fixed = keys.raw("rate_url", None), keys.decimal("fiat_per_btc", None, minimum=zero)
     if (rate_url is None) == (fixed is None):
         raise keys.fail("rate_url", "set exactly one of rate_url and fiat_per_btc")
     if fixed is not None and fixed <= 0:
@@ -277,22 +200,22 @@ def _spot(keys: _Keys, tariff: int) -> SpotPricing:
     return SpotPricing(
         url=keys.url("url"),
         currency=currency,
-        factor=keys.decimal("factor", Decimal(1), low=zero),
+        factor=keys.decimal("factor", Decimal(1), minimum=zero),
         markup_per_kwh=keys.decimal("markup_per_kwh", zero),
         floor_per_kwh=floor,
         cap_per_kwh=cap,
-        fallback_msat_per_kwh=keys.integer("fallback_msat_per_kwh", tariff, low=1),
+        fallback_msat_per_kwh=keys.integer("fallback_msat_per_kwh", tariff, minimum=1),
         rate=_rate(keys, currency) if rate_url is not None else None,
         fiat_per_btc=fixed,
-        refresh_s=keys.seconds("refresh_s", 3600, low=60),
-        timeout_s=keys.seconds("timeout_s", 10, low=1),
+        refresh_s=keys.seconds("refresh_s", 3600, minimum=60),
+        timeout_s=keys.seconds("timeout_s", 10, minimum=1),
     )
 
 
-def _rate(keys: _Keys, currency: str) -> RateFeed:
+def _rate(keys: KeyReader, currency: str) -> RateFeed:
     path = keys.text("rate_path", f"bitcoin.{currency.lower()}")
-    minimum = keys.decimal("rate_min", Decimal(1000), low=Decimal(0))
-    maximum = keys.decimal("rate_max", Decimal(10_000_000), low=Decimal(0))
+    minimum = keys.decimal("rate_min", Decimal(1000), minimum=Decimal(0))
+    maximum = keys.decimal("rate_max", Decimal(10_000_000), minimum=Decimal(0))
     if minimum <= 0 or maximum <= minimum:
         raise keys.fail("rate_max", "need 0 < rate_min < rate_max")
     return RateFeed(
@@ -300,13 +223,13 @@ def _rate(keys: _Keys, currency: str) -> RateFeed:
         path=tuple(path.split(".")),
         minimum=minimum,
         maximum=maximum,
-        refresh_s=keys.seconds("rate_refresh_s", 900, low=30),
-        max_age_s=keys.seconds("rate_max_age_s", 21_600, low=60),
-        timeout_s=keys.seconds("timeout_s", 10, low=1),
+        refresh_s=keys.seconds("rate_refresh_s", 900, minimum=30),
+        max_age_s=keys.seconds("rate_max_age_s", 21_600, minimum=60),
+        timeout_s=keys.seconds("timeout_s", 10, minimum=1),
     )
 
 
-def _green(keys: _Keys, tariff: int) -> GreenPricing:
+def _green(keys: KeyReader, tariff: int) -> GreenPricing:
     try:
         signer = normalise_address(keys.text("signer"))
     except ValueError as exc:
@@ -318,10 +241,10 @@ def _green(keys: _Keys, tariff: int) -> GreenPricing:
         url=keys.url("url"),
         signer=signer,
         postcode=postcode.strip(),
-        base_msat_per_kwh=keys.integer("base_msat_per_kwh", tariff, low=1),
-        threshold=keys.integer("threshold", 50, low=0, high=99),
-        max_discount_percent=keys.integer("max_discount_percent", 30, low=0, high=90),
-        refresh_s=keys.seconds("refresh_s", 3600, low=60),
-        max_age_s=keys.seconds("max_age_s", 172_800, low=3600),
-        timeout_s=keys.seconds("timeout_s", 10, low=1),
+        base_msat_per_kwh=keys.integer("base_msat_per_kwh", tariff, minimum=1),
+        threshold=keys.integer("threshold", 50, minimum=0, maximum=99),
+        max_discount_percent=keys.integer("max_discount_percent", 30, minimum=0, maximum=90),
+        refresh_s=keys.seconds("refresh_s", 3600, minimum=60),
+        max_age_s=keys.seconds("max_age_s", 172_800, minimum=3600),
+        timeout_s=keys.seconds("timeout_s", 10, minimum=1),
     )
