@@ -85,6 +85,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
         sessions=sessions,
         refund_events=sessions,
         quote=pricing_quote(pricing),  # the price of the moment binds the session
+        prices=pricing,  # and is shown in the LNURL metadata
     )
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds

@@ -40,7 +40,8 @@ from bot.lnurl.protocol import (
     pay_invoice_response,
     verify_response,
 )
-from bot.lnurl.quotes import Quoter, offer_price_text, static_quote
+from bot.lnurl.quotes import Quoter, offer_price_text, price_point_now, static_quote
+from bot.pricing.point import PriceAt
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
@@ -85,23 +86,25 @@ class Checkout:
         backend: LightningBackend,
         *,
         quote: Quoter = static_quote,
+        prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
         invoice_expiry_s: int = INVOICE_EXPIRY_S,
     ) -> None:
         self.site, self.backend, self.quote, self.clock = site, backend, quote, clock
+        self.prices = prices  # the price of the moment, shown in the offer's metadata
         self.invoice_expiry_s = invoice_expiry_s
         self.sessions = SessionStore(db, clock=clock)
         self.invoices = LightningStore(db)
         self.store = LnurlStore(db)
         self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status
 
-    def offer(self, name: str) -> PayOffer:
+    async def offer(self, name: str) -> PayOffer:
         """The pay request behind ``/.well-known/lnurlp/<name>``; LnurlError if unknown."""
-        return self._lookup(name)[2]
+        return (await self._lookup(name))[2]
 
     async def invoice(self, name: str, params: Mapping[str, str]) -> dict[str, object]:
         """The callback: an invoice for a payment that can start (or top up) now."""
-        charger, wanted, offer = self._lookup(name)
+        charger, wanted, offer = await self._lookup(name)
         now = self.clock()
         callback = parse_pay_callback(params, offer, now=int(now))
         zap = callback.zap
@@ -174,7 +177,7 @@ class Checkout:
         }
         return nip05_document(names, self.site.our_relays)
 
-    def _lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
+    async def _lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
         charger_id, connector_id = parse_pay_name(name)
         charger = self.site.chargers.get(charger_id)
         if charger is None or (connector_id is not None and not charger.connector(connector_id)):
@@ -185,7 +188,9 @@ class Checkout:
             self.site.domain,
             connector_id=connector_id,
             image_png_base64=charger_icon_base64(),
-            price=offer_price_text(charger),
+            price=offer_price_text(
+                charger, await price_point_now(self.prices, charger, self.clock())
+            ),
         )
         return charger, connector_id, offer
 

@@ -43,7 +43,7 @@ class PayEndpoints:
         name = request.match_info["name"]
 
         async def answer() -> object:
-            return self.checkout.offer(name).as_json()
+            return (await self.checkout.offer(name)).as_json()
 
         return await lud_answer(answer, "pay request")
 

@@ -24,6 +24,7 @@ from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import RouteProvider
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.ports import RefundEvents, SessionPayments
+from bot.pricing.point import PriceAt
 from bot.store.db import Database
 
 __all__ = ["LnurlStack"]
@@ -51,10 +52,11 @@ class LnurlStack:
         sessions: SessionPayments,
         refund_events: RefundEvents | None = None,
         quote: Quoter = static_quote,
+        prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
     ) -> LnurlStack:
         site = PaySite.from_config(config)
-        checkout = Checkout(site, db, backend, quote=quote, clock=clock)
+        checkout = Checkout(site, db, backend, quote=quote, prices=prices, clock=clock)
         refunds = Refunds(
             db,
             backend,

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.config import ChargerConfig, FiatPrices, load_config
-from bot.lnurl.quotes import offer_price_text, pricing_quote, static_quote
+from bot.lnurl.quotes import offer_price_text, price_point_now, pricing_quote, static_quote
 from bot.pricing.point import FiatPrice, PricePoint
 from bot.pricing.service import PricingService
 from tests.helpers import write_config
@@ -57,6 +57,11 @@ async def test_a_schedule_prices_the_quote_and_is_described_in_the_offer(tmp_pat
     assert (await quote(charger, NOW)).price_msat_per_kwh == 300_000
     assert (await quote(charger, NOW - 9 * 3600)).price_msat_per_kwh == 150_000  # 03:00
     assert offer_price_text(charger) == "schedule price per kWh, fixed when you pay"
+    service = PricingService.from_chargers([charger], None)
+    point = await price_point_now(service, charger, NOW)
+    assert point is not None and point.msat_per_kwh == 300_000
+    assert offer_price_text(charger, point) == "schedule price, now 300 sat/kWh, fixed when you pay"
+    assert await price_point_now(None, charger, NOW) is None
 
 
 @dataclass

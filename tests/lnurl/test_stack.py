@@ -25,5 +25,5 @@ async def test_the_stack_is_built_from_the_config(tmp_path: Path) -> None:
         assert stack.refunds.currency == "bcrt"  # simnode: regtest
         assert stack.checkout.site.allow_loopback  # the test config's relay is on 127.0.0.1
         assert stack.watcher.handler is stack.payments
-        offer = stack.checkout.offer("cp-001")
+        offer = await stack.checkout.offer("cp-001")
         assert offer.callback == "https://charge.example.org/lnurlp/cp-001/callback"
