@@ -8,6 +8,7 @@ payment watcher. Only the session layer is a small recording stand-in for its on
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bot.app import register_chargers
 from bot.config import Config, ListenAddress, load_config
@@ -39,6 +41,7 @@ from bot.store.db import Database
 from bot.store.outbox import OutboxStore
 from bot.store.sessions import Session, SessionStore
 from tests.helpers import scaled, write_config
+from tests.lnurl.invoices import issue_invoice
 
 __all__ = [
     "REFUND",
@@ -281,3 +284,50 @@ async def pay_site(
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+DRIVER_NODE = "33" * 32
+METADATA = json.dumps([["text/plain", "Alice's wallet"], ["text/identifier", "alice@x"]])
+
+
+@dataclass
+class DriverWallet:
+    """The driver's LNURL-pay server: a RouteProvider with knobs for misbehaviour."""
+
+    amount_offset: int = 0
+    metadata_served: str = METADATA
+    metadata_hashed: str = METADATA
+    min_sendable: int = 1000
+    refuse: str | None = None
+    issued: list[str] = field(default_factory=list)
+
+    def routes(self) -> Sequence[web.RouteDef]:
+        return [
+            web.get("/.well-known/lnurlp/alice", self._pay_request),
+            web.get("/cb", self._callback),
+        ]
+
+    async def _pay_request(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "tag": "payRequest",
+                "callback": f"http://{request.host}/cb",
+                "minSendable": self.min_sendable,
+                "maxSendable": 100_000_000_000,
+                "metadata": self.metadata_served,
+                "commentAllowed": 50,
+            }
+        )
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        if self.refuse is not None:
+            return web.json_response({"status": "ERROR", "reason": self.refuse})
+        amount = int(request.query["amount"]) + self.amount_offset
+        pr, _ = issue_invoice(
+            amount,
+            description_hash=hashlib.sha256(self.metadata_hashed.encode()).hexdigest(),
+            created_at=int(time.time()),
+            node_key=DRIVER_NODE,
+        )
+        self.issued.append(pr)
+        return web.json_response({"pr": pr, "routes": []})

@@ -7,15 +7,12 @@ invoices; each test can make it misbehave the way a broken or hostile server wou
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bot.config import ListenAddress
 from bot.lightning.bolt11 import decode_invoice
@@ -25,53 +22,14 @@ from bot.lnurl.server import HttpServer
 from bot.store.refunds import RefundMethod, RefundStatus
 from tests.helpers import scaled
 from tests.lnurl.invoices import issue_invoice
-from tests.lnurl.support import REFUND, Site, pay_site, refunding_session
-
-DRIVER_NODE = "33" * 32
-METADATA = json.dumps([["text/plain", "Alice's wallet"], ["text/identifier", "alice@x"]])
-
-
-@dataclass
-class DriverWallet:
-    """The driver's LNURL-pay server: a RouteProvider with knobs for misbehaviour."""
-
-    amount_offset: int = 0
-    metadata_served: str = METADATA
-    metadata_hashed: str = METADATA
-    min_sendable: int = 1000
-    refuse: str | None = None
-    issued: list[str] = field(default_factory=list)
-
-    def routes(self) -> Sequence[web.RouteDef]:
-        return [
-            web.get("/.well-known/lnurlp/alice", self._pay_request),
-            web.get("/cb", self._callback),
-        ]
-
-    async def _pay_request(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "tag": "payRequest",
-                "callback": f"http://{request.host}/cb",
-                "minSendable": self.min_sendable,
-                "maxSendable": 100_000_000_000,
-                "metadata": self.metadata_served,
-                "commentAllowed": 50,
-            }
-        )
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        if self.refuse is not None:
-            return web.json_response({"status": "ERROR", "reason": self.refuse})
-        amount = int(request.query["amount"]) + self.amount_offset
-        pr, _ = issue_invoice(
-            amount,
-            description_hash=hashlib.sha256(self.metadata_hashed.encode()).hexdigest(),
-            created_at=int(time.time()),
-            node_key=DRIVER_NODE,
-        )
-        self.issued.append(pr)
-        return web.json_response({"pr": pr, "routes": []})
+from tests.lnurl.support import (
+    DRIVER_NODE,
+    REFUND,
+    DriverWallet,
+    Site,
+    pay_site,
+    refunding_session,
+)
 
 
 @dataclass

@@ -22,8 +22,7 @@ from bot.sessions.machine import Event, State
 from bot.sessions.refunding import RefundRetry
 from bot.store.refunds import RefundStatus, RefundStore
 from tests.helpers import scaled
-from tests.lnurl.support import FAST_BACKOFF
-from tests.lnurl.test_refunds import DriverWallet
+from tests.lnurl.support import FAST_BACKOFF, DriverWallet
 from tests.sessions.support import Driver, rig, wait_until
 
 PAYER = "a" * 64
