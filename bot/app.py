@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.config import Config
 from bot.pricing.service import PricingService
 from bot.store import Database
+from bot.store.chargers import ChargerStore
 from bot.store.pricing import PriceFeedCache
 
 __all__ = ["Service", "build_services", "run_services", "serve"]
@@ -50,13 +51,7 @@ async def run_services(services: Sequence[Service], stop: asyncio.Event) -> None
 
 async def register_chargers(config: Config, db: Database) -> None:
     """Record each configured charger so that later rows can point at it."""
-    async with db.transaction() as tx:
-        for charger in config.chargers:
-            await tx.execute(
-                "INSERT INTO chargers (id, pubkey) VALUES (?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET pubkey = excluded.pubkey",
-                (charger.id, charger.keys.public_key_hex),
-            )
+    await ChargerStore(db).register([(c.id, c.keys.public_key_hex) for c in config.chargers])
 
 
 def build_services(config: Config, db: Database) -> list[Service]:

@@ -4,6 +4,7 @@ and the anomalies log of input that was refused or could not be applied."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,16 @@ class Anomaly:
 class ChargerStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def register(self, chargers: Sequence[tuple[str, str]]) -> None:
+        """Record each configured (charger id, pubkey) so that later rows can point at it."""
+        async with self._db.transaction() as tx:
+            for charger_id, pubkey in chargers:
+                await tx.execute(
+                    "INSERT INTO chargers (id, pubkey) VALUES (?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET pubkey = excluded.pubkey",
+                    (charger_id, pubkey),
+                )
 
     async def connected(self, charger_id: str, pubkey: str, at: float) -> None:
         await self._db.execute(
