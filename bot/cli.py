@@ -109,6 +109,11 @@ STANDALONE_COMMANDS = {
     "watch": "bot.nostr.watch",
     "zap": "bot.driver.cli",
 }
+# Commands that read the configuration first; each has ``main_from_args(config, args)``.
+CONFIG_COMMANDS = {
+    "audit": "bot.sessions.audit",
+    "price": "bot.pricing.cli",
+}
 
 
 def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return per command
@@ -129,14 +134,9 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return 0
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
-    if args.command == "audit":
-        from bot.sessions.audit import main_from_args as audit_main
-
-        return audit_main(config, args)
-    if args.command == "price":
-        from bot.pricing.cli import main_from_args as price_main
-
-        return price_main(config, args)
+    if args.command in CONFIG_COMMANDS:
+        module = importlib.import_module(CONFIG_COMMANDS[args.command])
+        return int(module.main_from_args(config, args))
     if args.command == "identity":
         return (
             _identity_show(config, args)
