@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,16 +9,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import RelayConfig
 from bot.driver.zap import ZapOutcome, zap
 from bot.errors import LnurlError
 from bot.lnurl.client import LnurlClient
-from bot.nostr.pool import RelayPool
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.store.sessions import SessionStore
 from tests.driver.support import ZapWorld, zap_world
 from tests.helpers import scaled
 from tests.nostr.events import TestKey
+from tests.nostr.support import pool_zap_relays
 
 DRIVER = TestKey("05" * 32)
 AMOUNT = 5_000_000
@@ -33,14 +31,8 @@ async def world(tmp_path: Path) -> AsyncIterator[ZapWorld]:
 
 @pytest.fixture
 async def relays(world: ZapWorld) -> AsyncIterator[PoolZapRelays]:
-    pool = RelayPool([RelayConfig(world.relay, read=True, write=False)])
-    pump = asyncio.create_task(pool.run())
-    try:
-        yield PoolZapRelays(pool, fetch_timeout_s=scaled(3))
-    finally:
-        pump.cancel()
-        await asyncio.gather(pump, return_exceptions=True)
-        await pool.close()
+    async with pool_zap_relays(world.relay) as running:
+        yield running
 
 
 async def zap_to(

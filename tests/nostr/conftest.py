@@ -1,30 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-
-from bot.nostr.relay import LocalRelay
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[LocalRelay]:
-    running = LocalRelay()
-    await running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def relay2() -> AsyncIterator[LocalRelay]:
-    running = LocalRelay()
-    await running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,10 @@ from typing import Any
 import nostr_sdk
 
 from bot.app import register_chargers
-from bot.config import ChargerConfig, Config, Connector, Tariff, load_config
+from bot.config import ChargerConfig, Config, Connector, RelayConfig, Tariff, load_config
 from bot.nostr.keys import ChargerKeys, generate_keys
+from bot.nostr.pool import RelayPool
+from bot.nostr.zap_relays import PoolZapRelays
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
@@ -196,3 +198,16 @@ def wrap_by_hand(
         .tags([nostr_sdk.Tag.parse(["p", receiver.public_key_hex])])
         .finalize(one_time)
     )
+
+
+@asynccontextmanager
+async def pool_zap_relays(url: str) -> AsyncIterator[PoolZapRelays]:
+    """A driver's read-only view of one relay, pumped for the block."""
+    pool = RelayPool([RelayConfig(url, read=True, write=False)])
+    pump = asyncio.create_task(pool.run())
+    try:
+        yield PoolZapRelays(pool, fetch_timeout_s=scaled(3))
+    finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        await pool.close()

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import nostr_sdk
 import pytest
 
-from bot.config import RelayConfig
-from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.nostr.zaps import ZapReceipt
 from tests.helpers import scaled
-from tests.nostr.support import Driver
+from tests.nostr.support import Driver, pool_zap_relays
 
 
 @pytest.fixture
 async def zap_relays(relay: LocalRelay) -> AsyncIterator[PoolZapRelays]:
-    pool = RelayPool([RelayConfig(relay.url, read=True, write=False)])
-    pump = asyncio.create_task(pool.run())
-    try:
-        yield PoolZapRelays(pool, fetch_timeout_s=scaled(3))
-    finally:
-        pump.cancel()
-        await asyncio.gather(pump, return_exceptions=True)
-        await pool.close()
+    async with pool_zap_relays(relay.url) as running:
+        yield running
 
 
 async def profile(driver: Driver, content: str, created_at: int) -> None:

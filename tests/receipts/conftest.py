@@ -7,28 +7,7 @@ import pytest
 
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, serve_in_process
-from bot.nostr.relay import LocalRelay
 from bot.store import Database
-
-
-@pytest.fixture
-async def relay() -> AsyncIterator[LocalRelay]:
-    running = LocalRelay()
-    await running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def relay2() -> AsyncIterator[LocalRelay]:
-    running = LocalRelay()
-    await running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
