@@ -56,6 +56,7 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
+    from bot.console.build import build_console
     from bot.lightning import build_backend
     from bot.lnurl.quotes import pricing_quote
     from bot.lnurl.server import HttpServer
@@ -86,7 +87,10 @@ def build_services(config: Config, db: Database) -> list[Service]:
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
-    http = HttpServer(config.http.listen, [page, *lnurl.providers])
+    console = build_console(
+        config, db, sessions=sessions, control=central, prices=pricing, refresher=nostr
+    )
+    http = HttpServer(config.http.listen, [page, console, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
     receipts = ReceiptListener.from_config(
         config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)

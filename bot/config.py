@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bot.console.config import ConsoleConfig, parse_console
 from bot.errors import ConfigError
 from bot.nostr.keys import ChargerKeys, load_key_file
 from bot.pricing.config import PricingConfig, parse_pricing
@@ -203,6 +204,7 @@ class Config:
     dm: DmConfig
     chargers: tuple[ChargerConfig, ...]
     sessions: SessionsConfig = SessionsConfig()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def charger(self, charger_id: str) -> ChargerConfig | None:
         return next((c for c in self.chargers if c.id == charger_id), None)
@@ -239,9 +241,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     dm = DmConfig(nip04_fallback=dm_table.flag("nip04_fallback", False))
     dm_table.done()
     sessions = _sessions(root.table("sessions"))
+    console = parse_console(root.table("console"), base)
     root.done()
     chargers = _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV))
-    return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions)
+    return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions, console)
 
 
 def _relay(table: KeyReader) -> RelayConfig:

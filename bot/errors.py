@@ -14,8 +14,10 @@
     │   └── ZapInvalid         a zap request or receipt breaks a NIP-57 rule; ``code`` names it
     ├── PricingError           a price feed sent something unusable (garbage, bad signature)
     │   └── PriceFeedUnavailable   the feed could not be reached: retry, use the last good data
-    └── SessionError           the charging session cannot do what was asked
-        └── IllegalTransition  a state change that the session table does not allow
+    ├── SessionError           the charging session cannot do what was asked
+    │   └── IllegalTransition  a state change that the session table does not allow
+    └── ConsoleError           the operator's console refused a request or could not be reached
+        └── AuthRefused        no valid log-in (status 401) or not an operator (403)
 
 Code that decides between "retry" and "give up" asks :func:`is_retryable`; nothing else
 inspects exception types for that purpose.
@@ -24,8 +26,10 @@ inspects exception types for that purpose.
 from __future__ import annotations
 
 __all__ = [
+    "AuthRefused",
     "ChargerOffline",
     "ConfigError",
+    "ConsoleError",
     "IllegalTransition",
     "LightningError",
     "LightningUnavailable",
@@ -134,6 +138,25 @@ class IllegalTransition(SessionError):
         else:
             via = f" on {event}" if event else ""
             super().__init__(f"illegal session transition {current} -> {target}{via}")
+
+
+class ConsoleError(ZapchargeError):
+    """The console refused a request (``status`` is its HTTP status) or was not reachable."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class AuthRefused(ConsoleError):
+    """No valid credentials (401) or valid ones of someone who is not an operator (403).
+
+    ``reason`` is for the log and the caller; it never holds a credential.
+    """
+
+    def __init__(self, reason: str, status: int = 401) -> None:
+        self.reason = reason
+        super().__init__(reason, status)
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -8,6 +8,8 @@ Direction of calls::
 
     OCPP server  --ChargerEvents-->  sessions      (what a charger reported)
     sessions     --ChargerControl--> OCPP server   (commands to a charger)
+    console      --ChargerOperations-> OCPP server (an operator's commands to a charger)
+    console      --EventsRefresh---> nostr         (publish a charger's events again)
     sessions     --Messenger-------> nostr         (DMs to drivers)
     nostr        --DriverCommands--> sessions      (DM commands from drivers)
     sessions     --StatusSink------> nostr         (connector status changed)
@@ -20,18 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.lightning.base import Invoice
 
 __all__ = [
     "ChargerControl",
     "ChargerEvents",
+    "ChargerOperations",
     "DriverCommands",
+    "EventsRefresh",
     "Messenger",
     "MeterSample",
+    "OperatorTrigger",
     "PaidInvoices",
     "RefundEvents",
+    "ResetKind",
     "SessionPayments",
     "StatusSink",
 ]
@@ -105,6 +111,43 @@ class ChargerControl(Protocol):
     async def remote_stop(self, charger_id: str, transaction_id: int) -> bool: ...
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool: ...
+
+
+ResetKind = Literal["Soft", "Hard"]
+# Messages every supported OCPP version can be asked to send again (1.6 TriggerMessage,
+# 2.0.1 TriggerMessage with the same names).
+OperatorTrigger = Literal["BootNotification", "Heartbeat", "MeterValues", "StatusNotification"]
+
+
+class ChargerOperations(ChargerControl, Protocol):
+    """An operator's commands to a charger, in words every charger protocol has.
+
+    Each returns the charger's answer as it named it (``Accepted``, ``Rejected``,
+    ``Scheduled``, ``Unlocked``, ``UnlockFailed``, ``NotSupported``, ...) or raises
+    ChargerOffline / OcppError. Connector 0 in ``change_availability`` is the whole charger.
+    A second protocol maps them onto its own messages (2.0.1: Reset OnIdle/Immediate,
+    UnlockConnector with an EVSE, ChangeAvailability operationalStatus).
+    """
+
+    async def reset(self, charger_id: str, kind: ResetKind = "Soft") -> str: ...
+
+    async def unlock_connector(self, charger_id: str, connector_id: int) -> str: ...
+
+    async def change_availability(
+        self, charger_id: str, connector_id: int, operative: bool
+    ) -> str: ...
+
+    async def trigger_message(
+        self, charger_id: str, message: OperatorTrigger, connector_id: int | None = None
+    ) -> str: ...
+
+
+class EventsRefresh(Protocol):
+    """Publish a charger's standing events (profile, relays, location) and status again."""
+
+    async def refresh_charger(self, charger_id: str) -> int:
+        """Queue them in the outbox now, changed or not; return how many were queued."""
+        ...
 
 
 class Messenger(Protocol):

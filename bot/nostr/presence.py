@@ -88,13 +88,16 @@ class PresencePublisher:
                 log.info("queued %d profile, relay list and location event(s)", count)
             await asyncio.sleep(min(3600.0, self._refresh_s))
 
-    async def publish(self) -> int:
-        """Queue every standing event that changed or is due for a refresh."""
+    async def publish(self, *, force: str | None = None) -> int:
+        """Queue every standing event that changed or is due for a refresh; with ``force``,
+        only that charger's, changed or not (an operator's refresh)."""
         await self._book.load()
         now = self._clock()
         events: list[tuple[str, Sequence[str]]] = []
         published: list[tuple[str, int, str, float | None]] = []
         for charger in self._config.chargers:
+            if force is not None and charger.id != force:
+                continue
             pubkey = charger.keys.public_key_hex
             for kind, content, tags in presence_parts(self._config, charger, self._price(charger)):
                 address = address_of(kind, pubkey, tags)
@@ -102,7 +105,8 @@ class PresencePublisher:
                 fingerprint = _fingerprint(content, tags)
                 last = self._book.get(address)
                 if (
-                    last
+                    force is None
+                    and last
                     and last.fingerprint == fingerprint
                     and now - last.published_at < self._refresh_s
                 ):

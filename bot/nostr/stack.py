@@ -39,6 +39,13 @@ class NostrStack:
     presence: PresencePublisher
     receiver: DmReceiver | None
 
+    async def refresh_charger(self, charger_id: str) -> int:
+        """:class:`~bot.ports.EventsRefresh`: the charger's standing events again, and its
+        status; returns how many standing events were queued."""
+        count = await self.presence.publish(force=charger_id)
+        self.status.charger_changed(charger_id)
+        return count
+
     @property
     def services(self) -> list[Any]:
         """The ``bot.app.Service`` objects, in start order."""

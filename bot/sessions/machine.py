@@ -74,6 +74,7 @@ class Event(enum.StrEnum):
     BUDGET_REACHED = "budget_reached"  # the meter passed the stop threshold
     DRIVER_STOP = "driver_stop"  # the payer's DM ``stop``
     PAGE_STOP = "page_stop"  # the stop button behind the session page's token
+    OPERATOR_STOP = "operator_stop"  # an operator stopped it from the console
     CHARGER_FAULT = "charger_fault"  # StatusNotification Faulted on our connector
     DISCONNECT_TIMEOUT = "disconnect_timeout"  # charger gone for longer than allowed
     TRANSACTION_STOPPED = "transaction_stopped"  # StopTransaction: unplugged, local or ours
@@ -88,7 +89,14 @@ S, E = State, Event
 
 # Each stop reason is its own event so the stored stop_reason can say which it was.
 STOP_EVENTS = frozenset(
-    {E.BUDGET_REACHED, E.DRIVER_STOP, E.PAGE_STOP, E.CHARGER_FAULT, E.DISCONNECT_TIMEOUT}
+    {
+        E.BUDGET_REACHED,
+        E.DRIVER_STOP,
+        E.PAGE_STOP,
+        E.OPERATOR_STOP,
+        E.CHARGER_FAULT,
+        E.DISCONNECT_TIMEOUT,
+    }
 )
 # Before energy flows a stop, a refusal or a lost charger all mean the same: full refund.
 _NOT_STARTED = {
@@ -96,6 +104,7 @@ _NOT_STARTED = {
     E.CHARGER_OFFLINE: S.FAILED_TO_START,
     E.DRIVER_STOP: S.FAILED_TO_START,
     E.PAGE_STOP: S.FAILED_TO_START,
+    E.OPERATOR_STOP: S.FAILED_TO_START,
 }
 
 _TABLE: dict[State, dict[Event, State]] = {

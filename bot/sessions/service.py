@@ -423,6 +423,13 @@ class SessionService:
             return texts.no_session()
         return texts.stop_already(session.state.value)
 
+    def retry_refund_now(self, session_id: str) -> None:
+        """An operator's retry: skip this session's refund backoff and wake it now.
+
+        The same refund step runs as after any backoff (claim first, never pay twice)."""
+        self.runtime.retry_at.pop(session_id, None)
+        self.kick(session_id)
+
     def status_numbers(self, session: Session) -> dict[str, object]:
         cost = session.consumed_msat + session.fees_msat
         return {
