@@ -288,6 +288,8 @@ class Console:
         last, quiet = "", 0.0
         deadline = self.clock() + self.live_max_s
         while self.clock() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                break  # the browser went away (or the server is shutting down)
             fleet = [
                 {"id": c["id"], "online": c["online"], "connectors": c["connectors"]}
                 for c in await self.views.fleet()
