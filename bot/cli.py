@@ -62,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
-    for module in ("bot.lightning.simnode.cli", "bot.sessions.audit", "bot.driver.cli"):
+    for module in (
+        "bot.lightning.simnode.cli",
+        "bot.sessions.audit",
+        "bot.driver.cli",
+        "bot.console.cli",
+    ):
         importlib.import_module(module).add_parser(commands)  # each light at import time
 
     price = commands.add_parser("price", help="a charger's price and where it came from")
@@ -113,6 +118,9 @@ STANDALONE_COMMANDS = {
 CONFIG_COMMANDS = {
     "audit": "bot.sessions.audit",
     "price": "bot.pricing.cli",
+    "sessions": "bot.console.cli",  # these three talk to the running bot's console API
+    "charger": "bot.console.cli",
+    "reload": "bot.console.cli",
 }
 
 
