@@ -8,19 +8,24 @@ sets the stop event; the group is then cancelled, each service unwinds in its ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
-from bot.config import Config
+from bot.config import PASSPHRASE_ENV, ChargerConfig, Config, load_identities
+from bot.fleet import Fleet
+from bot.ports import FleetListener
 from bot.pricing.service import PricingService
 from bot.store import Database
 from bot.store.chargers import ChargerStore
 from bot.store.pricing import PriceFeedCache
 
-__all__ = ["Service", "build_services", "run_services", "serve"]
+__all__ = ["Service", "build_fleet", "build_services", "run_services", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,34 @@ async def run_services(services: Sequence[Service], stop: asyncio.Event) -> None
 async def register_chargers(config: Config, db: Database) -> None:
     """Record each configured charger so that later rows can point at it."""
     await ChargerStore(db).register([(c.id, c.keys.public_key_hex) for c in config.chargers])
+
+
+def build_fleet(config: Config, db: Database, listeners: Sequence[FleetListener]) -> Fleet:
+    """Reloads of identities/ (``zapcharge reload``, SIGHUP), told to ``listeners``."""
+    from bot.sessions.machine import State
+    from bot.store.sessions import SessionStore
+
+    needs_charger = (State.QUOTED, State.PAID, State.STARTING, State.CHARGING, State.STOPPING)
+
+    # Read once, at start-up, like the rest of the environment: a reload needs it again.
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    sessions = SessionStore(db)
+
+    async def unfinished(charger_id: str) -> int:
+        """Sessions that still need the charger itself; settling and refunds do not."""
+        waiting = await sessions.list_by_state(*needs_charger)
+        return sum(1 for s in waiting if s.charger_id == charger_id)
+
+    async def register(chargers: Sequence[ChargerConfig]) -> None:
+        await ChargerStore(db).register([(c.id, c.keys.public_key_hex) for c in chargers])
+
+    return Fleet(
+        config.chargers,
+        load=lambda: load_identities(config.service.identities_dir, passphrase),
+        listeners=listeners,
+        register=register,
+        unfinished=unfinished,
+    )
 
 
 def build_services(config: Config, db: Database) -> list[Service]:
@@ -87,11 +120,20 @@ def build_services(config: Config, db: Database) -> list[Service]:
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    fleet = build_fleet(config, db, [central, sessions, lnurl, nostr, pricing])
     console = build_console(
-        config, db, sessions=sessions, control=central, prices=pricing, refresher=nostr
+        config,
+        db,
+        sessions=sessions,
+        control=central,
+        prices=pricing,
+        refresher=nostr,
+        roster=fleet,
+        reload=fleet.reload,
     )
     http = HttpServer(config.http.listen, [page, console, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
+    services.append(fleet)
     receipts = ReceiptListener.from_config(
         config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
     )
@@ -101,20 +143,33 @@ def build_services(config: Config, db: Database) -> list[Service]:
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
-    """Open the store, run every service until SIGINT/SIGTERM, and close cleanly."""
+    """Open the store, run every service until SIGINT/SIGTERM, and close cleanly.
+
+    SIGHUP reloads identities/ (what ``zapcharge reload`` does through the console)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     started = time.monotonic()
     db = await Database.open(config.service.database_path)
+    pid_path = config.service.pid_path
     try:
         await register_chargers(config, db)
         services = build_services(config, db)
+        for service in services:
+            if isinstance(service, Fleet):
+                loop.add_signal_handler(signal.SIGHUP, service.requested.set)
+        _write_pid(pid_path)
         log.info("zapcharge running: %d charger(s), database %s", len(config.chargers), db.path)
         await run_services(services, stop)
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            pid_path.unlink()
         await db.close()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         log.info("shut down after %.1f s; database closed", time.monotonic() - started)
+
+
+def _write_pid(path: Path) -> None:
+    path.write_text(f"{os.getpid()}\n", encoding="ascii")

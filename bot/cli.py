@@ -109,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Commands that need no service configuration; each module has ``main_from_args(args)``.
 STANDALONE_COMMANDS = {
+    # These three talk to the running bot's console API and read relays.toml only.
+    "sessions": "bot.console.cli",
+    "charger": "bot.console.cli",
+    "reload": "bot.console.cli",
     "simnode": "bot.lightning.simnode.cli",
     "sim-charger": "bot.ocpp.simcharger",
     "watch": "bot.nostr.watch",
@@ -118,9 +122,6 @@ STANDALONE_COMMANDS = {
 CONFIG_COMMANDS = {
     "audit": "bot.sessions.audit",
     "price": "bot.pricing.cli",
-    "sessions": "bot.console.cli",  # these three talk to the running bot's console API
-    "charger": "bot.console.cli",
-    "reload": "bot.console.cli",
 }
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "identities_dir_of",
     "load_charger",
     "load_config",
+    "load_identities",
     "parse_listen",
 ]
 
@@ -81,6 +82,11 @@ class ServiceConfig:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "zapcharge.sqlite3"
+
+    @property
+    def pid_path(self) -> Path:
+        """Where ``zapcharge run`` writes its process id (``zapcharge reload`` signals it)."""
+        return self.data_dir / "zapcharge.pid"
 
 
 @dataclass(frozen=True)
@@ -226,8 +232,13 @@ def parse_listen(table: KeyReader, name: str, default: str) -> ListenAddress:
     return ListenAddress(host.strip("[]"), int(port))
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read ``relays.toml`` and every identity it points at. Raises ConfigError."""
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, *, identities: bool = True
+) -> Config:
+    """Read ``relays.toml`` and every identity it points at. Raises ConfigError.
+
+    ``identities=False`` reads ``relays.toml`` alone (``chargers`` is empty): what commands
+    that only talk to the running bot need, so a broken identity file cannot stop them."""
     env = os.environ if env is None else env
     path = path.resolve()
     base = path.parent
@@ -243,7 +254,9 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     sessions = _sessions(root.table("sessions"))
     console = parse_console(root.table("console"), base)
     root.done()
-    chargers = _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV))
+    chargers = (
+        _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV)) if identities else ()
+    )
     return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions, console)
 
 
@@ -342,6 +355,11 @@ def _load_identities(directory: Path, passphrase: str | None) -> tuple[ChargerCo
         first_file[charger.id] = file
         chargers.append(charger)
     return tuple(chargers)
+
+
+def load_identities(directory: Path, passphrase: str | None) -> tuple[ChargerConfig, ...]:
+    """Every ``*.toml`` in ``directory``, checked as at start-up (``zapcharge reload``)."""
+    return _load_identities(directory, passphrase)
 
 
 def identities_dir_of(config_path: Path) -> Path:

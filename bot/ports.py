@@ -10,6 +10,7 @@ Direction of calls::
     sessions     --ChargerControl--> OCPP server   (commands to a charger)
     console      --ChargerOperations-> OCPP server (an operator's commands to a charger)
     console      --EventsRefresh---> nostr         (publish a charger's events again)
+    fleet        --FleetListener---> every part    (chargers added, changed, removed)
     sessions     --Messenger-------> nostr         (DMs to drivers)
     nostr        --DriverCommands--> sessions      (DM commands from drivers)
     sessions     --StatusSink------> nostr         (connector status changed)
@@ -24,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot.config import ChargerConfig
 from bot.lightning.base import Invoice
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "ChargerOperations",
     "DriverCommands",
     "EventsRefresh",
+    "FleetListener",
     "Messenger",
     "MeterSample",
     "OperatorTrigger",
@@ -148,6 +151,19 @@ class EventsRefresh(Protocol):
     async def refresh_charger(self, charger_id: str) -> int:
         """Queue them in the outbox now, changed or not; return how many were queued."""
         ...
+
+
+class FleetListener(Protocol):
+    """Told after a reload (``bot.fleet``) which chargers there are now.
+
+    ``serving``: the chargers in identities/, which take new sessions. ``known``: those
+    and the removed ones still finishing a session (their readings, stops, DMs and
+    refunds must still work). A charger in neither is gone.
+    """
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None: ...
 
 
 class Messenger(Protocol):

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.console.client import ConsoleClient, console_url
 from bot.table import format_table
 
@@ -58,10 +58,11 @@ def add_parser(commands: Any) -> None:
 
 def pid_file(config: Config) -> Path:
     """Where ``zapcharge run`` keeps its process id (for ``reload`` without a token)."""
-    return config.service.data_dir / "zapcharge.pid"
+    return config.service.pid_path
 
 
-def main_from_args(config: Config, args: argparse.Namespace) -> int:
+def main_from_args(args: argparse.Namespace) -> int:
+    config = load_config(args.config, identities=False)
     if args.command == "sessions":
         return asyncio.run(_sessions(config, args))
     if args.command == "charger":

@@ -9,10 +9,10 @@ and :class:`~bot.lnurl.refunds.Refunds` for the session layer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from bot.config import Config
+from bot.config import ChargerConfig, Config
 from bot.lightning.base import LightningBackend
 from bot.lightning.bolt11 import NETWORK_CURRENCY
 from bot.lightning.watcher import PaymentWatcher
@@ -36,6 +36,15 @@ class LnurlStack:
     refunds: Refunds
     payments: ZapPayments
     watcher: PaymentWatcher
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None:
+        """:class:`~bot.ports.FleetListener`: only serving chargers are offered (a removed one
+        gets no new invoice); receipts are still signed for every known one."""
+        site = self.checkout.site
+        self.checkout.site = replace(site, chargers={c.id: c for c in serving})
+        self.payments.chargers = {c.id: c for c in known}
 
     @property
     def providers(self) -> list[RouteProvider]:

@@ -50,6 +50,11 @@ class DirectMessenger:
         self._fetch_timeout_s = fetch_timeout_s
         self._cache: OrderedDict[str, tuple[float, DriverProfile]] = OrderedDict()
 
+    def add_keys(self, keys: Mapping[str, ChargerKeys]) -> None:
+        """After a reload: new chargers may send DMs too. Keys are never dropped while the
+        bot runs: a removed charger's last DMs (a refund paid days later) still go out."""
+        self._keys.update(keys)
+
     async def send_dm(
         self,
         charger_id: str,

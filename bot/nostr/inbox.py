@@ -71,6 +71,17 @@ class DmReceiver:
         self.ready = asyncio.Event()  # set once the subscription has reached EOSE
         self._next_prune = 0.0
         self._recent: dict[str, list[float]] = {}  # sender -> times of recent commands
+        self._resubscribe = asyncio.Event()  # the chargers changed (a reload)
+
+    def set_chargers(self, chargers: Sequence[ChargerConfig]) -> None:
+        """After a reload: listen for these chargers' DMs (a new subscription; the events
+        the old one already handled are claimed in ``dm_seen`` and not handled twice)."""
+        pubkeys = {c.keys.public_key_hex: c for c in chargers}
+        if pubkeys.keys() != self._chargers.keys():
+            self._chargers = pubkeys
+            self._resubscribe.set()
+        else:
+            self._chargers = pubkeys
 
     def filters(self, now: float) -> list[Any]:
         pubkeys = [nostr_sdk.PublicKey.parse(pk) for pk in self._chargers]
@@ -81,20 +92,29 @@ class DmReceiver:
         ]
 
     async def run(self) -> None:
-        if not self._chargers:
-            log.info("no chargers: not listening for DMs")
-            await asyncio.Event().wait()
+        while True:
+            self._resubscribe.clear()
+            if not self._chargers:
+                log.info("no chargers: not listening for DMs")
+                await self._resubscribe.wait()
+                continue
+            await self._listen()
+
+    async def _listen(self) -> None:
+        """One subscription for the current chargers, until they change."""
         sub = await self._pool.subscribe(self.filters(self._clock()))
         self.ready.set()
         try:
             async with asyncio.TaskGroup() as group:
-                while True:
+                while not self._resubscribe.is_set():
                     try:
                         async with asyncio.timeout(_PRUNE_EVERY_S):
-                            event = await sub.next()
+                            event = await _next_or_change(sub, self._resubscribe)
                     except TimeoutError:
                         await self._prune()
                         continue
+                    if event is None:
+                        break
                     await self._slots.acquire()
                     group.create_task(self._handle_in_slot(event))
                     if self._clock() >= self._next_prune:
@@ -169,3 +189,20 @@ class DmReceiver:
         reply = await self._commands.driver_command(charger.id, dm.sender, command)
         if reply:
             await self._messenger.send(charger.id, dm.sender, reply, nip04=dm.protocol == "nip04")
+
+
+async def _next_or_change(sub: Any, changed: asyncio.Event) -> Any:
+    """The subscription's next event, or None as soon as ``changed`` is set."""
+    if changed.is_set():
+        return None
+    next_event = asyncio.ensure_future(sub.next())
+    change = asyncio.ensure_future(changed.wait())
+    try:
+        await asyncio.wait({next_event, change}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        change.cancel()
+        if not next_event.done():
+            next_event.cancel()
+    if next_event.done() and not next_event.cancelled():
+        return next_event.result()
+    return None

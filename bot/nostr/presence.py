@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from bot.config import ChargerConfig, Config
 from bot.nostr.addresses import AddressBook
@@ -79,6 +80,10 @@ class PresencePublisher:
         self._price = price
         self._clock = clock
         self._refresh_s = refresh_s
+
+    def set_chargers(self, chargers: Sequence[ChargerConfig]) -> None:
+        """After a reload: these chargers' standing events (the next publish sends what changed)."""
+        self._config = replace(self._config, chargers=tuple(chargers))
 
     async def run(self) -> None:
         await self._book.load()

@@ -9,11 +9,11 @@ shows the prices of ``prices`` (the pricing service) or else each ``[tariff]`` p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import Config
+from bot.config import ChargerConfig, Config
 from bot.nostr.addresses import AddressBook
 from bot.nostr.dms import DirectMessenger
 from bot.nostr.inbox import DmReceiver
@@ -38,6 +38,18 @@ class NostrStack:
     status: StatusPublisher
     presence: PresencePublisher
     receiver: DmReceiver | None
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None:
+        """:class:`~bot.ports.FleetListener`: profiles of the serving chargers (new ones are
+        published now); status, DMs and commands for every known one."""
+        self.messenger.add_keys({c.id: c.keys for c in known})
+        self.status.set_chargers(known)
+        self.presence.set_chargers(serving)
+        if self.receiver is not None:
+            self.receiver.set_chargers(known)
+        await self.presence.publish()
 
     async def refresh_charger(self, charger_id: str) -> int:
         """:class:`~bot.ports.EventsRefresh`: the charger's standing events again, and its

@@ -121,6 +121,16 @@ class StatusPublisher:
         self._price_until: dict[str, float] = {}  # charger id -> end of its price window
         self._wake = asyncio.Event()
 
+    def set_chargers(self, chargers: Sequence[ChargerConfig]) -> None:
+        """After a reload: publish these chargers' status; the new ones right away."""
+        new = {c.id: c for c in chargers}
+        self._dirty.update(cid for cid in new if new[cid] != self._chargers.get(cid))
+        self._dirty.intersection_update(new)
+        self._chargers = new
+        if isinstance(self._prices, TariffPrices):
+            self._prices = TariffPrices(chargers)
+        self._wake.set()
+
     def charger_changed(self, charger_id: str) -> None:
         if charger_id in self._chargers:
             self._dirty.add(charger_id)

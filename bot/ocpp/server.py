@@ -24,7 +24,7 @@ from websockets.exceptions import NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from bot.config import Config
+from bot.config import ChargerConfig, Config
 from bot.errors import ChargerOffline, OcppError
 from bot.log import charger_log
 from bot.ocpp import commands
@@ -228,6 +228,18 @@ class CentralSystem:
             )
         except Exception:
             clog.exception("could not record the bad frame")
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None:
+        """:class:`~bot.ports.FleetListener`: admit every known charger (a removed one still
+        finishes its sessions); one that is gone is disconnected and refused from now on."""
+        del serving
+        self._passwords = {c.id: c.ocpp_password for c in known}
+        self._pubkeys = {c.id: c.keys.public_key_hex for c in known}
+        for charger_id in [cid for cid in self._connections if cid not in self._passwords]:
+            charger_log(log, charger_id).info("no longer configured: disconnecting")
+            await self._connections[charger_id].close()
 
     # -- commands ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,20 @@ class PricingService:
             for c in chargers
         }
         return cls(sources, book, **options)
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None:
+        """:class:`~bot.ports.FleetListener`: sources for new and changed chargers. A reload
+        never brings a new feed (``bot.fleet`` refuses spot and green changes): only static
+        and schedule prices are built here, and they need no refresh loop."""
+        del serving
+        for charger in known:
+            pricing = charger.pricing or StaticPricing(charger.tariff.price_msat_per_kwh)
+            if pricing.kind in ("static", "schedule"):
+                self.sources[charger.id] = build_source(
+                    charger.id, pricing, self.book, self.book.clock
+                )
 
     async def price_at(self, charger_id: str, when: datetime) -> PricePoint:
         """The price of ``charger_id`` at ``when`` (aware). KeyError for an unknown charger."""

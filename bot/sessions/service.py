@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from bot.config import Config
+from bot.config import ChargerConfig, Config
 from bot.errors import ChargerOffline
 from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.ports import ChargerControl, Messenger, MeterSample, StatusSink
@@ -183,6 +183,17 @@ class SessionService:
             if invoice is not None and invoice.status is InvoiceStatus.EXPIRED:
                 await self.store.apply(session.id, State.QUOTED, Event.INVOICE_EXPIRED)
                 log.info("session %s expired unpaid", session.id)
+
+    async def fleet_changed(
+        self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
+    ) -> None:
+        """:class:`~bot.ports.FleetListener`: sessions of every known charger go on (a removed
+        one's too, until they are done); new sessions come only from the pay side."""
+        del serving
+        self.config = self.steps.config = replace(self.config, chargers=tuple(known))
+        for charger in known:
+            if not self.control.is_online(charger.id):
+                self.runtime.offline_since.setdefault(charger.id, self.clock())
 
     # -- SessionPayments --------------------------------------------------------------------
 
