@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
     for module in (
         "bot.lightning.simnode.cli",
-        "bot.sessions.audit",
+        "bot.audit",
         "bot.driver.cli",
         "bot.console.cli",
     ):
@@ -120,7 +120,7 @@ STANDALONE_COMMANDS = {
 }
 # Commands that read the configuration first; each has ``main_from_args(config, args)``.
 CONFIG_COMMANDS = {
-    "audit": "bot.sessions.audit",
+    "audit": "bot.audit",
     "price": "bot.pricing.cli",
 }
 

@@ -7,12 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.config import ChargerConfig, load_config, load_identities
+from bot.config.keys import generate_keys
+from bot.config.pricing import StaticPricing
+from bot.config.zapper import ZapperConfig
 from bot.errors import ConfigError
 from bot.fleet import Fleet, plan_reload
 from bot.identity import NewCharger, create_identity
-from bot.nostr.keys import generate_keys
-from bot.pricing.config import StaticPricing
-from bot.receipts.config import ZapperConfig
 from tests.helpers import write_config
 
 

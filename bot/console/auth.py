@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import bech32
 from aiohttp import web
 
-from bot.console.config import ConsoleConfig
+from bot.config.console import ConsoleConfig
 from bot.console.nip98 import parse_event, verify_event
 from bot.errors import AuthRefused
 

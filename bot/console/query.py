@@ -60,4 +60,4 @@ def session_filter(query: Mapping[str, str], now: float) -> SessionFilter:
     limit_text = query.get("limit") or "200"
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
         raise ConsoleError("limit: expected 1..1000", 400)
-    return SessionFilter(charger, state, since, until, int(limit_text))
+    return SessionFilter(charger, state.value if state else None, since, until, int(limit_text))

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sessions.machine import State
 from bot.store.db import Database
 from bot.store.sessions import Session
 
@@ -31,7 +30,7 @@ __all__ = [
 @dataclass(frozen=True)
 class SessionFilter:
     charger_id: str | None = None
-    state: State | None = None
+    state: str | None = None  # a session state's value (the store holds no rules)
     since: float | None = None  # created at or after (unix seconds)
     until: float | None = None  # created before
     limit: int = 200
@@ -111,7 +110,7 @@ class ConsoleStore:
             params.append(query.charger_id)
         if query.state is not None:
             where.append("state = ?")
-            params.append(query.state.value)
+            params.append(query.state)
         if query.since is not None:
             where.append("created_at >= ?")
             params.append(query.since)

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 
 from bot.config import ListenAddress
+from bot.config.console import ConsoleConfig
 from bot.console.build import build_console
-from bot.console.config import ConsoleConfig
 from bot.console.web import Console
 from bot.lnurl.server import HttpServer
 from tests.console.signer import Signer

@@ -328,6 +328,7 @@ async def test_charger_view_has_sessions_faults_and_meter_check(tmp_path: Path) 
         charger = c.rig.config.charger("cp-001")
         assert charger is not None
         assert charger.ocpp_password not in text and charger.keys.nsec() not in text
+        assert charger.keys.secret.hex() not in text
 
 
 async def _has_readings(c: ConsoleRig, session_id: str) -> bool:

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from bot.config.keys import generate_keys
 from bot.console.nip98 import parse_event, verify_event
 from bot.errors import AuthRefused
 from bot.nostr.events import sign_event
-from bot.nostr.keys import generate_keys
 from tests.console.signer import Signer
 
 URL = "https://charge.example.org/console/api/fleet?charger=cp-001"

@@ -9,7 +9,7 @@
 
 Without operators and without a token file the console is closed to everyone (every
 request gets 401). The token file is refused, like a charger's key file, when group or
-others may read it. The parser lives here; ``bot.config`` only calls it.
+others may read it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.config.keys import npub_to_hex
 from bot.errors import ConfigError
-from bot.nostr.keys import npub_to_hex
 from bot.tomlkeys import KeyReader, resolve_path
 
 __all__ = ["MIN_TOKEN_CHARS", "ConsoleConfig", "parse_console", "read_token_file"]

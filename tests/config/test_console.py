@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.config.keys import generate_keys
 from bot.errors import ConfigError
-from bot.nostr.keys import generate_keys
 from tests.helpers import write_config
 
 TOKEN = "a" * 64
