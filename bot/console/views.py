@@ -7,7 +7,7 @@ page token, no refund k1 or invoice, no preimage. Times are ISO 8601 UTC strings
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from bot.config import ChargerConfig
 from bot.console.auth import npub_of
 from bot.ports import ChargerControl
 from bot.pricing.point import PriceAt
-from bot.store.chargers import ChargerStore
+from bot.store.chargers import ChargerRow, ChargerStore, ConnectorState
 from bot.store.console import ConsoleStore, MoneyRow, SessionFilter
 from bot.store.db import Database
 from bot.store.lnurl import LnurlStore
@@ -77,12 +77,28 @@ class Views:
     def charger_config(self, charger_id: str) -> ChargerConfig | None:
         return next((c for c in self.roster.chargers if c.id == charger_id), None)
 
-    async def fleet(self) -> list[dict[str, Any]]:
-        return [await self.charger_summary(c) for c in self.roster.chargers]
+    async def fleet(self, *, prices: bool = True) -> list[dict[str, Any]]:
+        """Every charger, from two queries whatever the fleet's size; ``prices=False`` for
+        the live stream, which sends only link and connector states."""
+        rows = await self.store.charger_rows()
+        statuses = await self.store.connector_rows()
+        return [
+            await self._summary(c, rows.get(c.id), statuses.get(c.id, {}), prices=prices)
+            for c in self.roster.chargers
+        ]
 
     async def charger_summary(self, charger: ChargerConfig) -> dict[str, Any]:
         row = await self.chargers.get(charger.id)
-        statuses = await self.chargers.statuses(charger.id)
+        return await self._summary(charger, row, await self.chargers.statuses(charger.id))
+
+    async def _summary(
+        self,
+        charger: ChargerConfig,
+        row: ChargerRow | None,
+        statuses: Mapping[int, ConnectorState],
+        *,
+        prices: bool = True,
+    ) -> dict[str, Any]:
         connectors = []
         for connector in charger.connectors:
             state = statuses.get(connector.id)
@@ -108,7 +124,7 @@ class Views:
             "booted_at": iso(row.booted_at) if row else None,
             "boot": asdict(row.boot) if row and row.boot else None,
             "connectors": connectors,
-            "price": await self._price(charger),
+            "price": await self._price(charger) if prices else None,
         }
 
     async def _price(self, charger: ChargerConfig) -> dict[str, Any]:

@@ -292,7 +292,7 @@ class Console:
                 break  # the browser went away (or the server is shutting down)
             fleet = [
                 {"id": c["id"], "online": c["online"], "connectors": c["connectors"]}
-                for c in await self.views.fleet()
+                for c in await self.views.fleet(prices=False)
             ]
             text = json.dumps(fleet, sort_keys=True)
             if text != last:

@@ -17,6 +17,7 @@ __all__ = [
     "ChargerRow",
     "ChargerStore",
     "ConnectorState",
+    "charger_row",
 ]
 
 ANOMALY_RAW_LIMIT = 65536  # characters of a refused frame that are kept verbatim
@@ -114,14 +115,7 @@ class ChargerStore:
 
     async def get(self, charger_id: str) -> ChargerRow | None:
         row = await self._db.fetchone("SELECT * FROM chargers WHERE id = ?", (charger_id,))
-        if row is None:
-            return None
-        boot = None
-        if row["vendor"] is not None:
-            boot = BootInfo(
-                row["vendor"], row["model"], row["serial_number"], row["firmware_version"]
-            )
-        return ChargerRow(row["id"], bool(row["online"]), row["last_seen"], row["booted_at"], boot)
+        return charger_row(row) if row is not None else None
 
     async def set_status(self, charger_id: str, state: ConnectorState) -> None:
         await self._db.execute(
@@ -198,6 +192,13 @@ class ChargerStore:
 def _storable(text: str) -> str:
     """A charger's lone surrogate escapes (``"\\ud800"``) kept as text: UTF-8 cannot hold them."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def charger_row(row: Any) -> ChargerRow:
+    boot = None
+    if row["vendor"] is not None:
+        boot = BootInfo(row["vendor"], row["model"], row["serial_number"], row["firmware_version"])
+    return ChargerRow(row["id"], bool(row["online"]), row["last_seen"], row["booted_at"], boot)
 
 
 def _anomaly(row: Any) -> Anomaly:

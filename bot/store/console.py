@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.store.chargers import ChargerRow, ConnectorState, charger_row
 from bot.store.db import Database
 from bot.store.sessions import Session
 
@@ -123,6 +124,24 @@ class ConsoleStore:
             [*params, query.limit],
         )
         return [Session.from_row(row) for row in rows]
+
+    async def charger_rows(self) -> dict[str, ChargerRow]:
+        """Every charger's link and boot data in one query (the fleet page, the live stream)."""
+        rows = await self._db.fetchall("SELECT * FROM chargers")
+        return {row["id"]: charger_row(row) for row in rows}
+
+    async def connector_rows(self) -> dict[str, dict[int, ConnectorState]]:
+        found: dict[str, dict[int, ConnectorState]] = {}
+        for row in await self._db.fetchall("SELECT * FROM connector_status"):
+            found.setdefault(row["charger_id"], {})[row["connector_id"]] = ConnectorState(
+                row["connector_id"],
+                row["status"],
+                row["error_code"],
+                row["info"],
+                row["reported_at"],
+                row["updated_at"],
+            )
+        return found
 
     async def session(self, session_id: str) -> Session | None:
         row = await self._db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))

@@ -342,3 +342,31 @@ def _operator_stop() -> Any:
     from bot.sessions.machine import Event
 
     return Event.OPERATOR_STOP
+
+
+async def test_a_refund_offer_shows_its_state_never_its_k1(tmp_path: Path) -> None:
+    from bot.store.refunds import RefundStore
+
+    async with console_rig(tmp_path) as c, aiohttp.ClientSession() as http:
+        await c.rig.charger(clock_speed=10.0)
+        session = await c.rig.paid_session(2_000_000)
+        await c.rig.reaches(session.id, State.CHARGING)
+        await c.rig.service.stop(await c.rig.service.store.load(session.id), _operator_stop())
+        refunding = await c.rig.reaches(session.id, State.REFUNDING)
+        assert refunding.refund_msat
+        offer = await RefundStore(c.rig.db).offer_withdraw(session.id, refunding.refund_msat, 3600)
+        assert offer is not None and offer.k1
+        async with http.get(c.url(f"/console/api/sessions/{session.id}"), headers=c.bearer()) as a:
+            found = await a.json()
+        assert found["refund"]["status"] == "offered"
+        assert found["refund"]["amount_msat"] == refunding.refund_msat
+        assert offer.k1 not in json.dumps(found)
+        for path in (f"/console/sessions/{session.id}", "/console/sessions"):
+            async with http.get(c.url(path), headers=c.bearer()) as answer:
+                page = await answer.text()
+            assert "offered" in page and offer.k1 not in page
+        # Retrying a refund that is in `refunding` is accepted and logged.
+        path = f"/console/api/sessions/{session.id}/retry-refund"
+        async with http.post(c.url(path), json={"confirm": True}, headers=c.bearer()) as answer:
+            assert answer.status == 200
+            assert (await answer.json())["message"] == "the refund is being tried again now"
