@@ -142,21 +142,25 @@ class Fleet:
                 log.warning("reload refused, nothing changed: %s", reason)
                 return False, f"nothing changed: {reason}"
             await self._register([*plan.added, *plan.changed])
+            retiring = dict(self._retiring)
             for charger_id in plan.removed:
-                old = self._serving.pop(charger_id, None)
-                if old is not None:
-                    self._retiring[charger_id] = old
-            for charger in plan.serving:
-                self._retiring.pop(charger.id, None)
-            self._serving = {c.id: c for c in plan.serving}
-            await self._tell()
+                if charger_id in self._serving:
+                    retiring[charger_id] = self._serving[charger_id]
+            serving = {c.id: c for c in plan.serving}
+            for charger_id in serving:
+                retiring.pop(charger_id, None)
+            # Every part first; the roster (what the console shows) once they all know.
+            await self._tell(serving, retiring)
+            self._serving, self._retiring = serving, retiring
             log.info("reloaded identities: %s", plan.summary())
             return True, f"reloaded: {plan.summary()}"
 
-    async def _tell(self) -> None:
-        serving, known = tuple(self._serving.values()), self.chargers
+    async def _tell(
+        self, serving: Mapping[str, ChargerConfig], retiring: Mapping[str, ChargerConfig]
+    ) -> None:
+        known = (*serving.values(), *retiring.values())
         for listener in self._listeners:
-            await listener.fleet_changed(serving, known)
+            await listener.fleet_changed(tuple(serving.values()), known)
 
     async def retire_finished(self) -> list[str]:
         """Forget removed chargers that have no unfinished session left."""
@@ -164,10 +168,11 @@ class Fleet:
             done = [cid for cid in self._retiring if not await self._unfinished(cid)]
             if not done:
                 return []
+            retiring = {cid: c for cid, c in self._retiring.items() if cid not in done}
+            await self._tell(self._serving, retiring)
+            self._retiring = retiring
             for charger_id in done:
-                del self._retiring[charger_id]
                 log.info("charger %s retired: its last session is finished", charger_id)
-            await self._tell()
             return done
 
     async def run(self) -> None:

@@ -28,7 +28,8 @@ HEADERS = {
 }
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:0;color:#222}
-header{background:#1d2b3a;color:#fff;padding:.6em 1em;display:flex;gap:1.2em;align-items:center}
+header{background:#1d2b3a;color:#fff;padding:.6em 1em;display:flex;flex-wrap:wrap;gap:1.2em;
+align-items:center}
 header a{color:#fff;text-decoration:none}header a.here{text-decoration:underline}
 header form{margin-left:auto}main{padding:1em 1.5em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #ddd;
@@ -81,13 +82,15 @@ def table(
     headings: Sequence[str], rows: Iterable[Sequence[str]], *, raw: bool = False, cls: str = ""
 ) -> str:
     """A table; cells are escaped unless ``raw`` (cells built from escaped parts)."""
-    head = "".join(f"<th>{e(h)}</th>" for h in headings)
+    # A key/value table has no headings: then no header row either.
+    head = "".join(f"<th>{e(h)}</th>" for h in headings) if any(headings) else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{c if raw else e(c)}</td>" for c in row) + "</tr>" for row in rows
     )
     if not body:
         body = f'<tr><td colspan="{len(headings)}" class="muted">nothing here</td></tr>'
-    return f'<table class="{e(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    thead = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f'<table class="{e(cls)}">{thead}<tbody>{body}</tbody></table>'
 
 
 def action_button(action: str, target: str, label: str, params: Mapping[str, Any] = {}) -> str:

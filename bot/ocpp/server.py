@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Literal, TypeVar
 
@@ -235,6 +236,8 @@ class CentralSystem:
         """:class:`~bot.ports.FleetListener`: admit every known charger (a removed one still
         finishes its sessions); one that is gone is disconnected and refused from now on."""
         del serving
+        self._config = replace(self._config, chargers=tuple(known))
+        self._context.config = self._config  # handlers check connectors against it
         self._passwords = {c.id: c.ocpp_password for c in known}
         self._pubkeys = {c.id: c.keys.public_key_hex for c in known}
         for charger_id in [cid for cid in self._connections if cid not in self._passwords]:

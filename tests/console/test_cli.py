@@ -58,7 +58,8 @@ async def test_charger_commands(tmp_path: Path, capsys: pytest.CaptureFixture[st
         code, out, _ = await _run(c, config, "charger", "cp-001", "reset", "--yes", capsys=capsys)
         assert code == 0 and "answered Accepted" in out
         assert sim.commands("Reset") == [{"type": "Soft"}]
-        await sim.wait_for(lambda: c.rig.central.is_online("cp-001"), 10)
+        # The charger reboots: wait for its second boot, on its new connection.
+        await sim.wait_for(lambda: sim.boots >= 2 and c.rig.central.is_online("cp-001"), 10)
         code, out, _ = await _run(
             c, config, "charger", "cp-001", "unavailable", "--yes", "--json", capsys=capsys
         )

@@ -206,6 +206,8 @@ async def test_reload_adds_refuses_a_broken_file_and_retires_a_removed_charger(
         assert await _offer(http, "cp-002") == 200
         await _sim(stack, ocpp, second.id, second.password)
         await _until(lambda: _online(http, "cp-002"), 20, "cp-002 online")
+        # Its connectors are known to the OCPP side too: its status is taken, not refused.
+        await _until(lambda: _status(http, "cp-002", "Available"), 20, "cp-002 Available")
         assert sim1.boots == 1  # the first charger's connection never dropped
 
         # A broken identity file: the reload says why and changes nothing.
@@ -248,9 +250,11 @@ async def test_reload_adds_refuses_a_broken_file_and_retires_a_removed_charger(
         # SIGHUP does the same as `zapcharge reload`.
         _identity(config, "cp-004")
         process.send_signal(signal.SIGHUP)
-        await _until(lambda: _listed(http, "cp-004"), 20, "cp-004 added by SIGHUP")
+        await _until(
+            lambda: _logged(log_file, "reloaded identities: added: cp-004"), 20, "SIGHUP reload"
+        )
+        assert await _listed(http, "cp-004")
     log = (tmp_path / "bot.log").read_text(encoding="utf-8")
-    assert "reloaded identities: added: cp-004" in log
     assert "charger cp-001 retired" in log
     assert TOKEN not in log
     assert not await asyncio.to_thread(os.path.exists, tmp_path / "data" / "zapcharge.pid")
@@ -263,6 +267,10 @@ async def _online(http: int, charger_id: str) -> bool:
 
 async def _logged(path: Path, text: str) -> bool:
     return text in await asyncio.to_thread(path.read_text, "utf-8")
+
+
+async def _status(http: int, charger_id: str, status: str) -> bool:
+    return bool((await _fleet(http))[charger_id]["connectors"][0]["status"] == status)
 
 
 async def _gone(http: int, charger_id: str) -> bool:
