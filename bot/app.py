@@ -62,13 +62,13 @@ async def register_chargers(config: Config, db: Database) -> None:
 def build_fleet(config: Config, db: Database, listeners: Sequence[FleetListener]) -> Fleet:
     """Reloads of identities/ (``zapcharge reload``, SIGHUP), told to ``listeners``."""
     from bot.sessions.machine import State
-    from bot.store.sessions import SessionStore
+    from bot.sessions.records import SessionRecords
 
     needs_charger = (State.QUOTED, State.PAID, State.STARTING, State.CHARGING, State.STOPPING)
 
     # Read once, at start-up, like the rest of the environment: a reload needs it again.
     passphrase = os.environ.get(PASSPHRASE_ENV)
-    sessions = SessionStore(db)
+    sessions = SessionRecords(db)
 
     async def unfinished(charger_id: str) -> int:
         """Sessions that still need the charger itself; settling and refunds do not."""
@@ -99,8 +99,8 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
     from bot.sessions.quotes import pricing_quote
+    from bot.sessions.refunding import refund_rows
     from bot.sessions.service import SessionService
-    from bot.store.refunds import RefundStore
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
@@ -120,7 +120,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
-    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    page = SessionPage(sessions, refund_rows(db), lnurl.refunds)
     fleet = build_fleet(config, db, [central, sessions, lnurl, nostr, pricing])
     console = build_console(
         config,

@@ -20,8 +20,8 @@ from bot.console.auth import Operator
 from bot.errors import ConsoleError, OcppError, ZapchargeError
 from bot.ports import ChargerOperations, EventsRefresh, OperatorTrigger, ResetKind
 from bot.sessions.machine import Event, State
+from bot.sessions.records import Session
 from bot.store.console import ConsoleStore
-from bot.store.sessions import Session
 
 __all__ = ["ACTIONS", "ActionResult", "ActionSpec", "Actions", "SessionDesk", "parse_params"]
 
@@ -240,8 +240,9 @@ class Actions:
         return await control.trigger_message(target, message, params["connector"])
 
     async def _session_action(self, action: str, session_id: str) -> ActionResult:
-        session = await self.store.session(session_id)
-        assert session is not None  # checked by _check_target
+        row = await self.store.session(session_id)
+        assert row is not None  # checked by _check_target
+        session = Session.from_row(row)
         if action == "stop":
             text = await self.sessions.stop(session, Event.OPERATOR_STOP)
             return ActionResult(True, text)

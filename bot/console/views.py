@@ -16,13 +16,13 @@ from bot.config import ChargerConfig
 from bot.console.auth import npub_of
 from bot.ports import ChargerControl
 from bot.pricing.point import PriceAt
+from bot.sessions.records import Session
 from bot.store.chargers import ChargerRow, ChargerStore, ConnectorState
 from bot.store.console import ConsoleStore, MoneyRow, SessionFilter
 from bot.store.db import Database
 from bot.store.lnurl import LnurlStore
 from bot.store.meter_log import transaction_chain, verify_chain
 from bot.store.receipts import ReceiptStore
-from bot.store.sessions import Session
 
 __all__ = ["Roster", "StaticRoster", "Views", "iso"]
 
@@ -183,7 +183,7 @@ class Views:
         }
 
     async def sessions(self, query: SessionFilter) -> list[dict[str, Any]]:
-        found = await self.store.sessions(query)
+        found = [Session.from_row(row) for row in await self.store.sessions(query)]
         ids = [s.id for s in found]
         refunds = await self.store.refunds(ids)
         notices = await self.store.notices(ids)
@@ -197,9 +197,10 @@ class Views:
         ]
 
     async def session(self, session_id: str) -> dict[str, Any] | None:
-        row = await self.store.session(session_id)
-        if row is None:
+        stored = await self.store.session(session_id)
+        if stored is None:
             return None
+        row = Session.from_row(stored)
         refunds = await self.store.refunds([row.id])
         notices = await self.store.notices([row.id])
         found = session_json(

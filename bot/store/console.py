@@ -1,9 +1,9 @@
 """What the operator's console reads and writes: filtered sessions, money, the outbox queue,
 and the log of operator actions (``console_actions``).
 
-Only rows come out of here; what they mean for a person is the console's business. Nothing
-returned carries a secret: refund rows leave out ``k1`` and ``bolt11``, sessions their page
-token (the dataclass hides it from ``repr``; the console never prints it).
+Only rows come out of here (sessions as rows: ``bot.sessions.records.Session.from_row``
+reads them); what they mean for a person is the console's business. Refund rows leave out
+``k1`` and ``bolt11``; the console never prints a session's page token.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.store.chargers import ChargerRow, ConnectorState, charger_row
-from bot.store.db import Database
-from bot.store.sessions import Session
+from bot.store.db import Database, Row
 
 __all__ = [
     "ConsoleAction",
@@ -103,7 +102,7 @@ class ConsoleStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def sessions(self, query: SessionFilter) -> list[Session]:
+    async def sessions(self, query: SessionFilter) -> list[Row]:
         """Newest first."""
         where, params = ["1 = 1"], list[Any]()
         if query.charger_id is not None:
@@ -123,7 +122,7 @@ class ConsoleStore:
             " ORDER BY created_at DESC, id LIMIT ?",
             [*params, query.limit],
         )
-        return [Session.from_row(row) for row in rows]
+        return rows
 
     async def charger_rows(self) -> dict[str, ChargerRow]:
         """Every charger's link and boot data in one query (the fleet page, the live stream)."""
@@ -143,9 +142,8 @@ class ConsoleStore:
             )
         return found
 
-    async def session(self, session_id: str) -> Session | None:
-        row = await self._db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return Session.from_row(row) if row else None
+    async def session(self, session_id: str) -> Row | None:
+        return await self._db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
 
     async def refunds(self, session_ids: Sequence[str]) -> dict[str, RefundView]:
         if not session_ids:

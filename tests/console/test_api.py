@@ -345,7 +345,7 @@ def _operator_stop() -> Any:
 
 
 async def test_a_refund_offer_shows_its_state_never_its_k1(tmp_path: Path) -> None:
-    from bot.store.refunds import RefundStore
+    from bot.sessions.refunding import refund_rows
 
     async with console_rig(tmp_path) as c, aiohttp.ClientSession() as http:
         await c.rig.charger(clock_speed=10.0)
@@ -354,7 +354,7 @@ async def test_a_refund_offer_shows_its_state_never_its_k1(tmp_path: Path) -> No
         await c.rig.service.stop(await c.rig.service.store.load(session.id), _operator_stop())
         refunding = await c.rig.reaches(session.id, State.REFUNDING)
         assert refunding.refund_msat
-        offer = await RefundStore(c.rig.db).offer_withdraw(session.id, refunding.refund_msat, 3600)
+        offer = await refund_rows(c.rig.db).offer_withdraw(session.id, refunding.refund_msat, 3600)
         assert offer is not None and offer.k1
         async with http.get(c.url(f"/console/api/sessions/{session.id}"), headers=c.bearer()) as a:
             found = await a.json()

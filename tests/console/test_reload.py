@@ -27,9 +27,9 @@ from bot.identity import NewCharger, create_identity
 from bot.nostr.relay import free_port
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.sessions.machine import Event, State
+from bot.sessions.records import SessionRecords
 from bot.sessions.tariff import make_quote
 from bot.store import Database
-from bot.store.sessions import SessionStore
 from tests.helpers import scaled, write_config
 
 pytestmark = pytest.mark.slow
@@ -129,7 +129,7 @@ async def _charging_session(config_path: Path, charger_id: str) -> str:
     db = await Database.open(config.service.database_path)
     try:
         await register_chargers(config, db)
-        store = SessionStore(db)
+        store = SessionRecords(db)
         charger = next(c for c in config.chargers if c.id == charger_id)
         session = await store.create(
             charger.id,
@@ -148,7 +148,7 @@ async def _session_state(config_path: Path, session_id: str) -> str:
     config = load_config(config_path)
     db = await Database.open(config.service.database_path)
     try:
-        return (await SessionStore(db).load(session_id)).state.value
+        return (await SessionRecords(db).load(session_id)).state.value
     finally:
         await db.close()
 
