@@ -45,7 +45,7 @@ _DEFAULT_UNIT = {ENERGY: "Wh", POWER: "W", SOC: "Percent"}
 class Unusable(Exception):
     """Nothing usable is left of a message: refuse it with ``code``."""
 
-    def __init__(self, code: ErrorCode, description: str) -> None:
+    def __init__(self, code: str, description: str) -> None:
         super().__init__(description)
         self.code = code
         self.description = description

@@ -40,10 +40,10 @@ async def test_handshake_refusals(site: Site) -> None:
         )
         == 404
     )
-    # A subprotocol other than ocpp1.6 is refused too.
+    # A subprotocol we do not speak (neither ocpp1.6 nor ocpp2.0.1) is refused too.
     with pytest.raises(InvalidStatus) as info:
         async with connect(
-            url, subprotocols=["ocpp2.0.1"], additional_headers=basic_auth("cp-001", site.password)
+            url, subprotocols=["ocpp2.1"], additional_headers=basic_auth("cp-001", site.password)
         ):  # type: ignore[list-item]
             pass
     assert info.value.response.status_code == 400
