@@ -107,7 +107,8 @@ class Billing:
         row = await self._begin(charger_id, row, link, event, fresh=outcome.new)
         if outcome.new and not outcome.late:
             await self._track_state(charger_id, row, event)
-            if row.authorized and event.samples and event.event_type != "Ended":
+            # Started carries the Begin reading (the start register), Ended goes with the stop.
+            if row.authorized and event.samples and event.event_type == "Updated":
                 await self._report_readings(charger_id, row, event.samples)
         if event.event_type == "Ended":
             await self._end(charger_id, row, link, event, now)
