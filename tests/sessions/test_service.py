@@ -270,3 +270,28 @@ async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs
         assert done.consumed_msat == done.energy_wh * 250 + idle_fee
         receipt = next(t for t in r.driver.texts(PAYER) if t.startswith("Charging stopped"))
         assert f"Idle: {done.idle_minutes} min, {done.idle_minutes - 1} billed" in receipt
+
+
+async def test_readings_a_2_0_1_station_queued_offline_are_billed_after_the_reconnect(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path, ocpp="2.0.1", disconnect_timeout_s=60, stop_timeout_s=30) as r:
+        sim = await r.charger(clock_speed=60.0, sample_interval_s=60)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        await wait_until(lambda: sim.connectors[1].status == "Charging")
+        sim.disconnect(offline_s=2.0)  # two simulated minutes of charging while away
+        await wait_until(lambda: not sim.connected)
+        away = await r.service.store.load(session.id)
+        await wait_until(lambda: sim.connected, 10)
+
+        async def billed_more() -> bool:
+            return (await r.service.store.load(session.id)).energy_wh >= away.energy_wh + 300
+
+        await wait_until(billed_more, 10, "the offline readings billed")  # 11 kW x 2 min
+        assert await r.state_of(session.id) is State.CHARGING  # back in time: no stop
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        offline = await r.db.fetchall("SELECT seq_no FROM ocpp201_events WHERE offline = 1")
+        assert len(offline) >= 2
