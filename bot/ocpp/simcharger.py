@@ -407,8 +407,18 @@ def main_from_args(args: argparse.Namespace) -> int:
         sample_interval_s=args.sample_interval,
         auto_unplug_s=args.auto_unplug,
     )
-    print(f"simulated charger {settings.charger_id} -> {settings.endpoint} (Ctrl-C stops it)")
-    asyncio.run(_run_until_signalled(SimCharger(settings)))
+    if args.ocpp == "2.0.1":
+        # Imported here: bot.ocpp.v201.simcharger builds on this module.
+        from bot.ocpp.v201.simcharger import SimCharger201
+
+        sim: SimCharger = SimCharger201(settings)
+    else:
+        sim = SimCharger(settings)
+    print(
+        f"simulated charger {settings.charger_id} (OCPP {args.ocpp}) -> {settings.endpoint}"
+        " (Ctrl-C stops it)"
+    )
+    asyncio.run(_run_until_signalled(sim))
     return 0
 
 
