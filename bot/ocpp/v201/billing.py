@@ -28,6 +28,7 @@ from typing import Any
 from bot.log import charger_log
 from bot.ocpp.frames import MessageType
 from bot.ocpp.handlers import Handler, iso_time
+from bot.ocpp.plausible import Allowance, register_problem
 from bot.ocpp.readings import Notes, Unusable, integer, parse_timestamp, text
 from bot.ocpp.v201.frames import ErrorCode, schema_error
 from bot.ocpp.v201.handlers import Context201
@@ -82,8 +83,12 @@ class Billing:
         base, notes, now = self._context.base, Notes(), self._context.base.clock()
         _lenient_schema("TransactionEvent", payload, notes)
         event = _read_event(payload, notes, iso_time(now))
-        await base.noted(charger_id, "TransactionEvent", notes, raw)
         link = await self._context.store.link_of(charger_id, event.charger_tx_id)
+        known = await base.transactions.get(link.transaction_id) if link else None
+        if link is None:
+            self._configured(charger_id, _evse_of(event.evse)[0], station=False)
+        event = replace(event, samples=self._billable(known, event.samples, notes, now))
+        await base.noted(charger_id, "TransactionEvent", notes, raw)
         opened = link is None
         if link is None:
             link = await self._open(charger_id, event, now)
@@ -305,17 +310,18 @@ class Billing:
         """Readings outside TransactionEvent: the EVSE's open transaction, else its chain."""
         base, notes, now = self._context.base, Notes(), self._context.base.clock()
         _lenient_schema("MeterValues", payload, notes)
-        evse_id = integer(payload, "evseId", notes)
+        evse_id = self._configured(charger_id, integer(payload, "evseId", notes), station=True)
         samples = meter_samples(
             payload.get("meterValue"), fallback_timestamp=iso_time(now), notes=notes
         )
         if not samples:
             raise Unusable(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, "no usable meterValue")
-        await base.noted(charger_id, "MeterValues", notes, raw)
         row = await base.transactions.latest_on(charger_id, evse_id)
         ending = any(s.context == "Transaction.End" for s in samples)
         if row is not None and not (row.open or ending):
             row = None
+        samples = self._billable(row, samples, notes, now)
+        await base.noted(charger_id, "MeterValues", notes, raw)
         chain = chain_for(charger_id, evse_id, row.id if row else None)
         await base.meter_log.append(
             [
@@ -337,7 +343,7 @@ class Billing:
     ) -> dict[str, Any]:
         base, notes = self._context.base, Notes()
         _lenient_schema("StatusNotification", payload, notes)
-        evse_id = integer(payload, "evseId", notes)
+        evse_id = self._configured(charger_id, integer(payload, "evseId", notes), station=False)
         connector_id = integer(payload, "connectorId", notes)
         status = text(payload, "connectorStatus", notes)
         if status not in CONNECTOR_STATUSES:
@@ -353,6 +359,49 @@ class Billing:
         return {}
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _configured(self, charger_id: str, evse_id: int | None, *, station: bool) -> int:
+        """An EVSE id that is one of our configured connectors (0, the station, if allowed)."""
+        if evse_id is None or (evse_id == 0 and station):
+            return evse_id or 0
+        charger = self._context.base.config.charger(charger_id)
+        if charger is None or charger.connector(evse_id) is None:
+            configured = ", ".join(str(c.id) for c in charger.connectors) if charger else ""
+            raise Unusable(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"EVSE {evse_id} is not configured (configured: {configured})",
+            )
+        return evse_id
+
+    def _billable(
+        self,
+        row: TransactionRow | None,
+        samples: Sequence[MeterSample],
+        notes: Notes,
+        now: float,
+    ) -> list[MeterSample]:
+        """``samples`` with every register that cannot be true taken out (kept in ``raw``);
+        the same rules as 1.6 (:mod:`bot.ocpp.plausible`), once the start register is known."""
+        allowance = self._allowance(row) if row is not None and row.authorized else None
+        kept = []
+        for sample in samples:
+            energy = sample.energy_wh
+            problem = (
+                None
+                if energy is None
+                else register_problem(energy, allowance, timestamp=sample.timestamp, now=now)
+            )
+            if problem is not None:
+                notes.dropped.append(problem)
+            kept.append(sample if problem is None else replace(sample, energy_wh=None))
+        return kept
+
+    def _allowance(self, row: TransactionRow) -> Allowance:
+        charger = self._context.base.config.charger(row.charger_id)
+        connector = charger.connector(row.connector_id) if charger else None
+        powers = [c.max_power_w for c in (charger.connectors if charger else ())]
+        max_power = connector.max_power_w if connector else max(powers, default=0)
+        return Allowance(row.meter_start_wh, row.start_timestamp, row.started_at, max_power)
 
     def _records(
         self, charger_id: str, link: TxLink, samples: Sequence[MeterSample], now: float

@@ -22,7 +22,6 @@ InternalError                  we failed while handling a valid CALL
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +36,7 @@ from bot.ocpp.frames import (
     FrameError,
     MessageType,
 )
+from bot.ocpp.values import loads, storable, value_error
 
 __all__ = ["DIALECT", "VERSION", "ErrorCode", "code_of", "parse_frame", "schema_error"]
 
@@ -73,7 +73,7 @@ def code_of(code: str) -> str:
 def parse_frame(text: str) -> Call | CallResult | CallError:
     """Parse one OCPP-J 2.0.1 text frame. Raises :class:`FrameError` with the code to answer."""
     try:
-        message = json.loads(text)
+        message = loads(text)  # NaN and Infinity are not JSON either
     except (ValueError, RecursionError):
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "not valid JSON") from None
     if not isinstance(message, list) or not message:
@@ -101,6 +101,11 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
                 unique_id,
                 reply=False,
             )
+        invalid = value_error(message[2])
+        if invalid is not None:
+            raise FrameError(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, invalid, unique_id, reply=False
+            )
         return CallResult(unique_id, message[2])
     if len(message) != 5 or not all(isinstance(m, str) for m in message[2:4]):
         raise FrameError(
@@ -110,7 +115,9 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
             reply=False,
         )
     details = message[4] if isinstance(message[4], dict) else {}
-    return CallError(unique_id, message[2], message[3], details)
+    if value_error(details) is not None:
+        details = {}  # only ever logged; a broken details object does not void the answer
+    return CallError(unique_id, storable(message[2]), storable(message[3]), details)
 
 
 def _call(message: list[Any], unique_id: str) -> Call:
@@ -120,6 +127,15 @@ def _call(message: list[Any], unique_id: str) -> Call:
         )
     if not isinstance(message[3], dict):
         raise FrameError(ErrorCode.FORMAT_VIOLATION, "the payload must be an object", unique_id)
+    # 32-bit integers, finite numbers, Unicode text: the same rules as 1.6 (bot.ocpp.values).
+    invalid = value_error(message[3])
+    if invalid is not None:
+        raise FrameError(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+            f"{storable(message[2])} {invalid}",
+            unique_id,
+            action=message[2],
+        )
     return Call(unique_id, message[2], message[3])
 
 

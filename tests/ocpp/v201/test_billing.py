@@ -165,3 +165,28 @@ async def test_malformed_billing_data_is_refused_with_2_0_1_codes(site: Site) ->
         ]
         assert len(refused) == 4
         assert await raw.ok("Heartbeat", {})  # the connection stays
+
+
+async def test_registers_that_cannot_be_true_are_kept_but_never_billed(site: Site) -> None:
+    async with station(site) as raw:
+        started = transaction_event("Started", 0, energy_wh=1000, token="TAG-OK", evse=EVSE)
+        await raw.ok("TransactionEvent", started)
+        slip = transaction_event("Updated", 1, energy_wh=5e6)  # a unit slip: not from 22 kW
+        assert await raw.ok("TransactionEvent", slip) == {}
+        [(_, _, _, samples)] = site.events.named("meter_values")
+        assert samples[0].energy_wh is None and "5000000" in samples[0].raw
+        await raw.ok("TransactionEvent", transaction_event("Ended", 2))
+        assert site.events.named("transaction_stopped")[0]["meter_stop_wh"] == 1000
+        dropped = [a.detail for a in await site.central.chargers.anomalies("cp-001")]
+        assert any("could deliver" in d for d in dropped)
+
+
+async def test_an_evse_that_is_not_configured_is_refused(site: Site) -> None:
+    async with station(site) as raw:
+        started = transaction_event("Started", 0, energy_wh=1, token="TAG-OK", evse={"id": 9})
+        reply = await raw.call("TransactionEvent", started)
+        assert reply[2] == "PropertyConstraintViolation" and "EVSE 9" in reply[3]
+        status = {"timestamp": "2026-01-05T10:00:00Z", "evseId": 9, "connectorId": 1}
+        reply = await raw.call("StatusNotification", status | {"connectorStatus": "Available"})
+        assert reply[2] == "PropertyConstraintViolation"
+        assert site.events.named("transaction_started") == []

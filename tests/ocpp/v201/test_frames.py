@@ -21,6 +21,9 @@ from bot.ocpp.v201.frames import code_of, parse_frame, schema_error
         ('[2, "a1", "Heartbeat"]', "RpcFrameworkError", "a1"),
         ('[2, "a1", 5, {}]', "RpcFrameworkError", "a1"),
         ('[2, "a1", "Heartbeat", []]', "FormatViolation", "a1"),
+        ('[2, "a1", "Heartbeat", {"n": NaN}]', "RpcFrameworkError", "-1"),
+        ('[2, "a1", "MeterValues", {"evseId": 4294967296}]', "PropertyConstraintViolation", "a1"),
+        ('[2, "a1", "Authorize", {"x": "\\ud800"}]', "PropertyConstraintViolation", "a1"),
     ],
 )
 def test_malformed_calls(text: str, code: str, unique_id: str) -> None:
