@@ -134,7 +134,6 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
         known = {
             ("SampledDataCtrlr", "TxUpdatedInterval"): str(self.sim.sample_interval_s),
             ("OCPPCommCtrlr", "HeartbeatInterval"): str(self.sim.heartbeat_interval_s),
-            ("EVSE", "Count"): str(len(self.sim.connectors)),  # sic: a stand-in for the count
         }
         results = []
         for item in get_variable_data:
