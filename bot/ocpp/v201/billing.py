@@ -89,10 +89,11 @@ class Billing:
             self._configured(charger_id, _evse_of(event.evse)[0], station=False)
         event = replace(event, samples=self._billable(known, event.samples, notes, now))
         await base.noted(charger_id, "TransactionEvent", notes, raw)
-        opened = link is None
         if link is None:
             link = await self._open(charger_id, event, now)
-        records = [] if opened else self._records(charger_id, link, event.samples, now)
+        # The readings are written with the event's seqNo, never twice; also after a crash
+        # between the two commits, when the station sends the first event again.
+        records = self._records(charger_id, link, event.samples, now)
         outcome, link = await self._context.store.take_event(
             link.transaction_id,
             EventRecord(
@@ -154,7 +155,7 @@ class Billing:
         )
 
         def readings(transaction_id: int) -> Sequence[MeterRecord]:
-            return self._records(charger_id, _with_id(link, transaction_id), event.samples, now)
+            return []  # written with the event's seqNo (take_event)
 
         async def linked(tx: Any, transaction_id: int) -> None:
             await context.store.link_in(tx, _with_id(link, transaction_id))
