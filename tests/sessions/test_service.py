@@ -295,3 +295,32 @@ async def test_readings_a_2_0_1_station_queued_offline_are_billed_after_the_reco
         assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
         offline = await r.db.fetchall("SELECT seq_no FROM ocpp201_events WHERE offline = 1")
         assert len(offline) >= 2
+
+
+async def test_the_connector_shows_the_same_status_words_for_both_protocols(
+    tmp_path: Path, ocpp: str
+) -> None:
+    """What the 33600 status event and ``zapcharge watch`` show comes from these words."""
+    async with rig(tmp_path, ocpp=ocpp) as r:
+        sim = await r.charger(clock_speed=10.0)
+
+        async def shows(word: str) -> None:
+            async def now_showing() -> bool:
+                state = (await r.central.chargers.statuses("cp-001")).get(1)
+                return state is not None and state.status == word
+
+            await wait_until(now_showing, 10, f"connector 1 {word}")
+
+        await shows("Available")
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        await shows("Charging")
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        await shows("Finishing")  # stopped, the car still plugged in
+        sim.unplug(1)
+        await shows("Available")
+        sim.fault(1)
+        await shows("Faulted")
+        state = (await r.central.chargers.statuses("cp-001"))[1]
+        assert state.error_code == "GroundFailure"  # 1.6 errorCode, 2.0.1 NotifyEvent techCode
