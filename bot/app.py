@@ -65,8 +65,8 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
     from bot.sessions.quotes import pricing_quote
+    from bot.sessions.refunding import refund_rows
     from bot.sessions.service import SessionService
-    from bot.store.refunds import RefundStore
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
@@ -86,7 +86,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
-    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    page = SessionPage(sessions, refund_rows(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
     receipts = ReceiptListener.from_config(

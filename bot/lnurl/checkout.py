@@ -43,11 +43,11 @@ from bot.lnurl.quotes import offer_price_text, price_point_now
 from bot.ports.lightning import InvoiceStatus, LightningBackend
 from bot.pricing.point import PriceAt
 from bot.sessions.quotes import Quoter, static_quote
+from bot.sessions.records import SessionRecords
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
 
@@ -94,7 +94,7 @@ class Checkout:
         self.site, self.backend, self.quote, self.clock = site, backend, quote, clock
         self.prices = prices  # the price of the moment, shown in the offer's metadata
         self.invoice_expiry_s = invoice_expiry_s
-        self.sessions = SessionStore(db, clock=clock)
+        self.sessions = SessionRecords(db, clock=clock)
         self.invoices = LightningStore(db)
         self.store = LnurlStore(db)
         self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status
