@@ -2,15 +2,17 @@
 
 ``NostrStack.build(config, db)`` gives the relay pool, the outbox (``enqueue`` for zap
 receipts and anything else), the ``Messenger``, the ``StatusSink`` and the services to
-run. DM commands are received only when a ``DriverCommands`` is passed in; the status
-shows the prices of ``prices`` (the pricing service) or else each ``[tariff]`` price.
+run; the status shows the prices of ``prices`` (the pricing service) or else each
+``[tariff]`` price. :meth:`NostrStack.dm_receiver` then makes the Service that receives
+DM commands for a ``DriverCommands`` (the session inbox, which itself needs the status
+sink: so the stack is built first, the receiver after, and nothing is attached later).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import ChargerConfig, Config
@@ -37,18 +39,22 @@ class NostrStack:
     messenger: DirectMessenger
     status: StatusPublisher
     presence: PresencePublisher
-    receiver: DmReceiver | None
+    state: NostrStateStore
+    chargers: tuple[ChargerConfig, ...]
+    clock: Callable[[], float]
+    receivers: list[DmReceiver] = field(default_factory=list)  # made by dm_receiver()
 
     async def fleet_changed(
         self, serving: Sequence[ChargerConfig], known: Sequence[ChargerConfig]
     ) -> None:
         """:class:`~bot.ports.FleetListener`: profiles of the serving chargers (new ones are
         published now); status, DMs and commands for every known one."""
+        self.chargers = tuple(known)
         self.messenger.add_keys({c.id: c.keys for c in known})
         self.status.set_chargers(known)
         self.presence.set_chargers(serving)
-        if self.receiver is not None:
-            self.receiver.set_chargers(known)
+        for receiver in self.receivers:
+            receiver.set_chargers(known)
         await self.presence.publish()
 
     async def refresh_charger(self, charger_id: str) -> int:
@@ -60,11 +66,16 @@ class NostrStack:
 
     @property
     def services(self) -> list[Any]:
-        """The ``bot.app.Service`` objects, in start order."""
-        services: list[Any] = [self.pool, self.outbox, self.presence, self.status]
-        if self.receiver is not None:
-            services.append(self.receiver)
-        return services
+        """The ``bot.app.Service`` objects, in start order (the DM receiver comes apart)."""
+        return [self.pool, self.outbox, self.presence, self.status]
+
+    def dm_receiver(self, commands: DriverCommands) -> DmReceiver:
+        """The Service that answers DM commands with ``commands``, through this stack."""
+        receiver = DmReceiver(
+            self.chargers, self.pool, self.messenger, commands, self.state, clock=self.clock
+        )
+        self.receivers.append(receiver)  # told when the chargers change (fleet_changed)
+        return receiver
 
     @classmethod
     def build(
@@ -72,7 +83,6 @@ class NostrStack:
         config: Config,
         db: Database,
         *,
-        driver_commands: DriverCommands | None = None,
         prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
         pool: RelayPool | None = None,
@@ -98,9 +108,4 @@ class NostrStack:
             ttl_s=status_ttl_s,
         )
         presence = PresencePublisher(config, outbox, book, clock=clock)
-        receiver = None
-        if driver_commands is not None:
-            receiver = DmReceiver(
-                config.chargers, pool, messenger, driver_commands, state, clock=clock
-            )
-        return cls(pool, outbox, messenger, status, presence, receiver)
+        return cls(pool, outbox, messenger, status, presence, state, config.chargers, clock)

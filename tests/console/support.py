@@ -74,7 +74,7 @@ async def console_rig(tmp_path: Path, **rig_options: Any) -> AsyncIterator[Conso
         )
         asked: list[str] = []
         console = build_console(
-            config, r.db, sessions=r.service, control=r.central, refresher=Refresher(asked)
+            config, r.db, sessions=r.inbox, control=r.central, refresher=Refresher(asked)
         )
         console.live_interval_s = 0.2
         server = HttpServer(ListenAddress("127.0.0.1", server_port), [console])

@@ -277,14 +277,14 @@ async def test_money_json_and_csv(tmp_path: Path) -> None:
         await c.rig.charger(clock_speed=10.0)
         session = await c.rig.paid_session(3_000_000)
         await c.rig.reaches(session.id, State.CHARGING)
-        await c.rig.service.stop(await c.rig.service.store.load(session.id), _operator_stop())
+        await c.rig.inbox.stop(await c.rig.inbox.store.load(session.id), _operator_stop())
         await c.rig.reaches(session.id, State.REFUNDING, State.CLOSED)
         await c.rig.quoted()  # unpaid: counts nowhere
         async with http.get(c.url("/console/api/money"), headers=c.bearer()) as answer:
             money = await answer.json()
         today = time.strftime("%Y-%m-%d", time.gmtime())
         [row] = money["rows"]
-        settled = await c.rig.service.store.load(session.id)
+        settled = await c.rig.inbox.store.load(session.id)
         assert row["day"] == today and row["charger_id"] == "cp-001" and row["sessions"] == 1
         assert row["paid_msat"] == 3_000_000
         assert row["kept_msat"] == 3_000_000 - (settled.refund_msat or 0)
@@ -332,7 +332,7 @@ async def test_charger_view_has_sessions_faults_and_meter_check(tmp_path: Path) 
 
 
 async def _has_readings(c: ConsoleRig, session_id: str) -> bool:
-    session = await c.rig.service.store.load(session_id)
+    session = await c.rig.inbox.store.load(session_id)
     return session.transaction_id is not None and bool(
         await c.rig.central.meter_log.records(f"tx:{session.transaction_id}")
     )
@@ -351,7 +351,7 @@ async def test_a_refund_offer_shows_its_state_never_its_k1(tmp_path: Path) -> No
         await c.rig.charger(clock_speed=10.0)
         session = await c.rig.paid_session(2_000_000)
         await c.rig.reaches(session.id, State.CHARGING)
-        await c.rig.service.stop(await c.rig.service.store.load(session.id), _operator_stop())
+        await c.rig.inbox.stop(await c.rig.inbox.store.load(session.id), _operator_stop())
         refunding = await c.rig.reaches(session.id, State.REFUNDING)
         assert refunding.refund_msat
         offer = await refund_rows(c.rig.db).offer_withdraw(session.id, refunding.refund_msat, 3600)

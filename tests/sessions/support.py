@@ -1,5 +1,5 @@
 """A running session layer for tests: real SQLite, the real central system on 127.0.0.1
-port 0, simulated chargers over real websockets, and the real SessionService.
+port 0, simulated chargers over real websockets, and the real session inbox and workers.
 
 ``Driver`` is the driver's side of the nostr seam (it keeps the DMs it is sent and says
 which lightning address its profile has); the refund desk is passed in by each test.
@@ -20,15 +20,49 @@ from bot.app import register_chargers
 from bot.config import Config, load_config
 from bot.ocpp import CentralSystem
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ocpp.v201.simcharger import SimCharger201
+from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import State
 from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk, RefundRetry
-from bot.sessions.service import SessionService
 from bot.sessions.tariff import make_quote
+from bot.sessions.workers import SessionWorkers
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
-__all__ = ["Driver", "Rig", "rig", "wait_until"]
+__all__ = ["PROTOCOLS", "WIRES", "Driver", "Rig", "Wire", "rig", "sim_class", "wait_until"]
+
+PROTOCOLS = ("1.6", "2.0.1")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What a session test looks for in a simulated charger's inbox, per OCPP version."""
+
+    remote_start: str  # the command that starts a session's transaction
+    remote_stop: str
+    sample_interval: str  # the command that sets the sample interval
+
+    def id_tag(self, command: dict[str, Any]) -> str:
+        """The session's token in a remote start as the charger received it."""
+        token = command.get("id_token")
+        return str(token["id_token"] if isinstance(token, dict) else command["id_tag"])
+
+    def interval_setting(self, command: dict[str, Any]) -> str:
+        """The configuration key (1.6) or variable (2.0.1) a sample interval command set."""
+        if "set_variable_data" in command:
+            return str(command["set_variable_data"][0]["variable"]["name"])
+        return str(command["key"])
+
+
+WIRES = {
+    "1.6": Wire("RemoteStartTransaction", "RemoteStopTransaction", "ChangeConfiguration"),
+    "2.0.1": Wire("RequestStartTransaction", "RequestStopTransaction", "SetVariables"),
+}
+
+
+def sim_class(ocpp: str) -> type[SimCharger]:
+    return SimCharger201 if ocpp == "2.0.1" else SimCharger
 
 
 async def wait_until(
@@ -70,11 +104,17 @@ class Driver:
 class Rig:
     config: Config
     db: Database
-    service: SessionService
+    inbox: SessionInbox
+    service: SessionWorkers
     central: CentralSystem
     driver: Driver
     url: str
     stack: AsyncExitStack
+    ocpp: str = "1.6"  # the protocol the simulated chargers speak
+
+    @property
+    def wire(self) -> Wire:
+        return WIRES[self.ocpp]
 
     async def charger(self, charger_id: str = "cp-001", **settings: Any) -> SimCharger:
         defaults: dict[str, Any] = {
@@ -84,7 +124,7 @@ class Rig:
             "power_w": 11_000,
         }
         charger = next(c for c in self.config.chargers if c.id == charger_id)
-        sim = SimCharger(
+        sim = sim_class(self.ocpp)(
             SimSettings(self.url, charger_id, charger.ocpp_password, **(defaults | settings))
         )
         task = asyncio.create_task(sim.run())
@@ -108,7 +148,7 @@ class Rig:
         """A quoted session at the charger's tariff, then its payment, as the pay side does."""
         session = await self.quoted(payer=payer, charger_id=charger_id, connector_id=connector_id)
         assert session.payment_hash is not None
-        await self.service.session_paid(session.payment_hash, amount_msat, int(time.time()))
+        await self.inbox.session_paid(session.payment_hash, amount_msat, int(time.time()))
         return session
 
     async def quoted(
@@ -142,10 +182,11 @@ async def rig(
     tmp_path: Path,
     *,
     chargers: tuple[str, ...] = ("cp-001",),
-    refunds: RefundDesk | None = None,
+    refunds: Callable[[Config, Database], RefundDesk] | None = None,
     driver: Driver | None = None,
     retry: RefundRetry | None = None,
     clock: Callable[[], float] = time.time,
+    ocpp: str = "1.6",
     **sessions: int,
 ) -> AsyncIterator[Rig]:
     config = load_config(write_config(tmp_path, chargers=chargers))
@@ -157,17 +198,19 @@ async def rig(
     async with AsyncExitStack() as stack:
         stack.push_async_callback(db.close)
         await register_chargers(config, db)
-        service = SessionService(
+        inbox = SessionInbox(config, db, clock=clock)
+        central = CentralSystem(config, db, inbox, call_timeout=scaled(5))
+        service = SessionWorkers(
             config,
             db,
+            inbox,
+            control=central,
             messenger=driver,
-            refunds=refunds,
+            refunds=refunds(config, db) if refunds is not None else None,
             tick_s=0.05,
             retry=retry or RefundRetry(0.05, 0.2),
             clock=clock,
         )
-        central = CentralSystem(config, db, service, call_timeout=scaled(5))
-        service.attach(control=central)
         tasks = [asyncio.create_task(central.run()), asyncio.create_task(service.run())]
 
         async def stop() -> None:
@@ -177,4 +220,5 @@ async def rig(
 
         stack.push_async_callback(stop)
         port = await asyncio.wait_for(central.started(), scaled(10))
-        yield Rig(config, db, service, central, driver, f"ws://127.0.0.1:{port}/ocpp", stack)
+        url = f"ws://127.0.0.1:{port}/ocpp"
+        yield Rig(config, db, inbox, service, central, driver, url, stack, ocpp)
