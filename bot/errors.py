@@ -21,7 +21,7 @@
         └── AuthRefused        no valid log-in (status 401) or not an operator (403)
 
 Code that decides between "retry" and "give up" asks :func:`is_retryable`; nothing else
-inspects exception types for that purpose.
+inspects exception types for that purpose (tests/test_errors.py checks that no module does).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from bot.console.auth import Operator
 from bot.errors import ConsoleError, OcppError, ZapchargeError
 from bot.ports import ChargerOperations, EventsRefresh, OperatorTrigger, ResetKind
 from bot.sessions.machine import Event, State
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.store.console import ConsoleStore
 
 __all__ = ["ACTIONS", "ActionResult", "ActionSpec", "Actions", "SessionDesk", "parse_params"]

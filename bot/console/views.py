@@ -16,7 +16,7 @@ from bot.config import ChargerConfig
 from bot.console.auth import npub_of
 from bot.ports import ChargerControl
 from bot.pricing.point import PriceAt
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.store.chargers import ChargerRow, ChargerStore, ConnectorState
 from bot.store.console import ConsoleStore, MoneyRow, SessionFilter
 from bot.store.db import Database
