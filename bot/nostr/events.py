@@ -41,6 +41,7 @@ __all__ = [
     "profile_content",
     "relay_list_tags",
     "sign_event",
+    "sign_event_with_id",
     "status_tags",
     "status_text",
     "user_status_tags",
@@ -121,6 +122,19 @@ def sign_event(
         .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
     )
     return str(builder.finalize(keys.sdk_keys).as_json())
+
+
+def sign_event_with_id(
+    keys: ChargerKeys, kind: int, content: str, tags: Sequence[Sequence[str]], created_at: int
+) -> tuple[str, str]:
+    """Like :func:`sign_event`; returns (event id hex, NIP-01 JSON)."""
+    builder = (
+        nostr_sdk.EventBuilder(nostr_sdk.Kind(kind), content)
+        .tags([nostr_sdk.Tag.parse(list(tag)) for tag in tags])
+        .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
+    )
+    event = builder.finalize(keys.sdk_keys)
+    return str(event.id().to_hex()), str(event.as_json())
 
 
 def profile_content(charger: ChargerConfig, public_url: str, domain: str) -> str:

@@ -26,9 +26,10 @@ from bot.nostr.events import (
     location_tags,
     profile_content,
     relay_list_tags,
-    sign_event,
+    sign_event_with_id,
 )
-from bot.nostr.outbox import Outbox
+from bot.nostr.outbox import Outbox, own_event
+from bot.store.outbox import NewOutboxEvent
 
 __all__ = ["BasePrice", "PresencePublisher", "base_price", "presence_parts"]
 
@@ -72,6 +73,7 @@ class PresencePublisher:
         price: BasePrice = base_price,
         clock: Callable[[], float] = time.time,
         refresh_s: float = 86400.0,
+        batch: int = 100,
     ) -> None:
         self._config = config
         self._outbox = outbox
@@ -79,6 +81,7 @@ class PresencePublisher:
         self._price = price
         self._clock = clock
         self._refresh_s = refresh_s
+        self._batch = batch  # chargers signed between two turns of the event loop
 
     async def run(self) -> None:
         await self._book.load()
@@ -89,12 +92,24 @@ class PresencePublisher:
             await asyncio.sleep(min(3600.0, self._refresh_s))
 
     async def publish(self) -> int:
-        """Queue every standing event that changed or is due for a refresh."""
+        """Queue every standing event that changed or is due for a refresh.
+
+        In batches, with a turn of the event loop between them: the first start of 10,000
+        chargers signs 40,000 events, and OCPP must be served meanwhile.
+        """
         await self._book.load()
+        chargers = self._config.chargers
+        count = 0
+        for first in range(0, len(chargers), self._batch):
+            count += await self._publish(chargers[first : first + self._batch])
+            await asyncio.sleep(0)
+        return count
+
+    async def _publish(self, chargers: Sequence[ChargerConfig]) -> int:
         now = self._clock()
-        events: list[tuple[str, Sequence[str]]] = []
+        events: list[NewOutboxEvent] = []
         published: list[tuple[str, int, str, float | None]] = []
-        for charger in self._config.chargers:
+        for charger in chargers:
             pubkey = charger.keys.public_key_hex
             for kind, content, tags in presence_parts(self._config, charger, self._price(charger)):
                 address = address_of(kind, pubkey, tags)
@@ -108,9 +123,10 @@ class PresencePublisher:
                 ):
                     continue
                 created_at = self._book.next_created_at(address)
-                events.append((sign_event(charger.keys, kind, content, tags, created_at), ()))
+                signed = sign_event_with_id(charger.keys, kind, content, tags, created_at)
+                events.append(own_event(*signed, kind, pubkey, tags))
                 published.append((address, created_at, fingerprint, None))
         if events:
-            await self._outbox.enqueue_many(events)
+            await self._outbox.enqueue_signed(events)
             await self._book.published_many(published)
         return len(events)
