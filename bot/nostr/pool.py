@@ -102,6 +102,10 @@ class RelayPool:
         self._subs: dict[str, Subscription] = {}
         self._sub_ids = itertools.count(1)
         self._listeners: list[Callable[[str], None]] = []
+        # Per-send work that is the same every time, done once: every send of 20,000 status
+        # events would otherwise parse the same relay URLs again (a crossing into Rust each).
+        self._normal: dict[str, str] = {}
+        self._targets: dict[tuple[str, ...], Any] = {}
 
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> RelayPool:
@@ -290,32 +294,48 @@ class RelayPool:
         holding the send until the OK timeout.
         """
         await self.start()
-        urls = list(dict.fromkeys(normalize_relay_url(u) for u in relays))
+        urls = list(dict.fromkeys(self._normalized(u) for u in relays))
         new = [u for u in urls if await self._ensure_writable(u)]
         if new:
             await self._wait_connected(new)
         answers: dict[str, RelayAnswer] = {}
-        targets = []
+        connected: list[str] = []
         for url in urls:
             relay = self._relays.get(url)
             if relay is not None and relay.status() == _CONNECTED:
-                targets.append(nostr_sdk.RelayUrl.parse(url))
+                connected.append(url)
             else:
                 answers[url] = RelayAnswer(False, "relay not connected")
-        if not targets:
+        if not connected:
             return answers
         try:
-            target = nostr_sdk.SendEventTarget.to(targets)
+            target = self._target(tuple(connected))
             output = await self._client.send_event(event, target, None, self._ok_timeout)
         except Exception as exc:  # NostrSdkError: the whole send failed locally
-            for url in targets:
-                answers[str(url)] = RelayAnswer(False, f"error: {exc}")
+            for url in connected:
+                answers[url] = RelayAnswer(False, f"error: {exc}")
             return answers
         for url in output.success:
             answers[str(url)] = RelayAnswer(True, "")
         for url, message in output.failed.items():
             answers[str(url)] = RelayAnswer(False, str(message))
         return answers
+
+    def _normalized(self, url: str) -> str:
+        normal = self._normal.get(url)
+        if normal is None:
+            normal = normalize_relay_url(url)
+            if len(self._normal) < 10_000:  # strangers' relays must not grow it without end
+                self._normal[url] = normal
+        return normal
+
+    def _target(self, urls: tuple[str, ...]) -> Any:
+        target = self._targets.get(urls)
+        if target is None:
+            target = nostr_sdk.SendEventTarget.to([nostr_sdk.RelayUrl.parse(u) for u in urls])
+            if len(self._targets) < 1_000:
+                self._targets[urls] = target
+        return target
 
     async def fetch(self, filters: Sequence[Any], timeout_s: float = 3.0) -> list[Any]:
         """Stored events matching ``filters`` from the read relays, until EOSE or timeout."""

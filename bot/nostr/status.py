@@ -2,9 +2,10 @@
 
 Implements ``bot.ports.StatusSink``. ``charger_changed`` only marks the charger dirty; the
 service reads the current state from the store when it publishes, so ten changes in a row
-cost one event. The first change after a quiet spell goes out at once; further changes
-within ``min_interval_s`` wait for the end of that interval (a flapping connector costs
-at most one status event per interval). Both events carry a NIP-40 expiration ``ttl_s``
+cost one event. The first change after a quiet spell goes out after ``gather_s`` (a
+charger that connects, boots and reports its connectors within that time costs one status,
+not three); further changes within ``min_interval_s`` wait for the end of that interval (a
+flapping connector costs at most one status event per interval). Both events carry a NIP-40 expiration ``ttl_s``
 ahead, so a dead bot's status disappears, and are re-published before that.
 
 The price is the pricing service's price of the moment (``PriceAt``), with its source and
@@ -115,6 +116,7 @@ class StatusPublisher:
         min_interval_s: float = 3.0,
         ttl_s: float = 900.0,
         batch: int = 200,
+        gather_s: float = 0.5,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -129,6 +131,8 @@ class StatusPublisher:
         self._last: dict[str, float] = {}  # charger id -> when we last published it
         self._price_until: dict[str, float] = {}  # charger id -> end of its price window
         self._batch = batch
+        self._gather_s = gather_s
+        self._changed_at: dict[str, float] = {}  # first change not yet published
         # (when, charger id): look at the charger then; stale entries are checked and dropped.
         self._timers: list[tuple[float, str]] = [(-math.inf, cid) for cid in self._chargers]
         self._pubkeys: dict[str, str] = {}  # asked of the key once, not per event
@@ -137,10 +141,16 @@ class StatusPublisher:
     def charger_changed(self, charger_id: str) -> None:
         if charger_id in self._chargers:
             self._dirty.add(charger_id)
-            # Its coalescing interval; _take_due checks the whole deadline when it is due.
-            when = self._last.get(charger_id, -math.inf) + self._min_interval_s
-            heapq.heappush(self._timers, (when, charger_id))
+            self._changed_at.setdefault(charger_id, self._clock())
+            # Its coalescing time; _take_due checks the whole deadline when it is due.
+            heapq.heappush(self._timers, (self._change_due(charger_id), charger_id))
             self._wake.set()
+
+    def _change_due(self, charger_id: str) -> float:
+        return max(
+            self._last.get(charger_id, -math.inf) + self._min_interval_s,
+            self._changed_at.get(charger_id, -math.inf) + self._gather_s,
+        )
 
     def _remind(self, charger_id: str) -> None:
         heapq.heappush(self._timers, (self._deadline(charger_id), charger_id))
@@ -163,7 +173,7 @@ class StatusPublisher:
         refresh = min(refresh, self._price_until.get(charger_id, math.inf))
         if charger_id not in self._dirty:
             return refresh
-        return min(refresh, self._last.get(charger_id, -math.inf) + self._min_interval_s)
+        return min(refresh, self._change_due(charger_id))
 
     def _take_due(self, now: float) -> list[str]:
         """Up to ``batch`` chargers whose time has come (each once)."""
@@ -213,6 +223,7 @@ class StatusPublisher:
         for charger_id in charger_ids:
             charger = self._chargers[charger_id]
             self._dirty.discard(charger_id)
+            self._changed_at.pop(charger_id, None)
             price = await self._price_of(charger_id, now)
             snapshot = snapshot_of(charger, states.get(charger_id), price)
             previous = self._book.get(self._address(charger))
