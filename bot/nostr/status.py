@@ -5,8 +5,9 @@ service reads the current state from the store when it publishes, so ten changes
 cost one event. The first change after a quiet spell goes out after ``gather_s`` (a
 charger that connects, boots and reports its connectors within that time costs one status,
 not three); further changes within ``min_interval_s`` wait for the end of that interval (a
-flapping connector costs at most one status event per interval). Both events carry a NIP-40 expiration ``ttl_s``
-ahead, so a dead bot's status disappears, and are re-published before that.
+flapping connector costs at most one status event per interval). Both events carry a
+NIP-40 expiration ``ttl_s`` ahead, so a dead bot's status disappears, and are re-published
+before that.
 
 The price is the pricing service's price of the moment (``PriceAt``), with its source and
 whether it is fresh, stale or a fallback (docs/nip-ev.md). When its window ends
