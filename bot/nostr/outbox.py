@@ -314,12 +314,14 @@ class Outbox:
             self._delivered(row)
             return Attempt(row.id, "delivered", results, now, now)
         error = "; ".join(f"{r.relay_url}: {r.message}" for r in results)[:500]
+        # A relay that dropped is logged once by the pool, not once per waiting event.
+        waiting = all(a.message == "relay not connected" for a in answers.values())
         if answers and all(is_final_rejection(a) for a in answers.values()):
             log.warning(
                 "outbox row %d (kind %d) refused by every relay: %s", row.id, row.kind, error
             )
             return Attempt(row.id, "failed", results, now, now, error)
-        return self._retry(row, results, error)
+        return self._retry(row, results, error, level=logging.DEBUG if waiting else logging.INFO)
 
     def _retry(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -37,6 +38,10 @@ _CONNECTED = nostr_sdk.RelayStatus.CONNECTED
 class RelayAnswer:
     ok: bool
     message: str
+
+
+def _now() -> float:
+    return time.time()
 
 
 def normalize_relay_url(url: str) -> str:
@@ -105,6 +110,7 @@ class RelayPool:
         # Per-send work that is the same every time, done once: every send of 20,000 status
         # events would otherwise parse the same relay URLs again (a crossing into Rust each).
         self._normal: dict[str, str] = {}
+        self._notices: dict[str, str] = {}  # url -> the relay's last NOTICE or CLOSED
         self._targets: dict[tuple[str, ...], Any] = {}
 
     @classmethod
@@ -218,22 +224,55 @@ class RelayPool:
                     sub = self._subs.get(message.subscription_id)
                     if sub is not None:
                         sub.eose.set()
+                elif message.is_notice() or message.is_closed():
+                    self._noted(str(item.relay_url), message)
+
+    def _noted(self, url: str, message: Any) -> None:
+        """A relay's NOTICE or CLOSED: the only reasons a relay gives; kept for a drop's log."""
+        text = str(message.message)[:200]
+        if self._notices.get(url) != text:
+            log.warning("relay %s says: %s", url, text)
+        self._notices[url] = text
 
     async def _watch_connections(self) -> None:
         # The count of successful connections, not the status: a relay that restarts
         # between two polls is CONNECTED both times, but its count went up.
         successes: dict[str, int] = {}
+        down_since: dict[str, float] = {}  # url -> when we saw it drop
         while True:
             for url, relay in list(self._relays.items()):
-                count = relay.stats().success()
+                stats = relay.stats()
+                count = stats.success()
                 if count > successes.get(url, 0):
-                    log.info("relay %s connected", url)
+                    dropped = down_since.pop(url, None)
+                    if dropped is None:
+                        log.info("relay %s connected", url)
+                    else:
+                        log.warning("relay %s connected again after %.1f s", url, _now() - dropped)
                     if url in successes:
                         await self._resubscribe(url, relay)
                     for listener in self._listeners:
                         listener(url)
                 successes[url] = count
+                if url not in down_since and count and relay.status() != _CONNECTED:
+                    down_since[url] = _now()
+                    self._log_drop(url, relay, stats)
             await asyncio.sleep(self._poll_interval_s)
+
+    def _log_drop(self, url: str, relay: Any, stats: Any) -> None:
+        """Say why a relay connection ended, as far as the SDK tells (it keeps no reason)."""
+        up_s = _now() - stats.connected_at().as_secs() if stats.connected_at() else 0.0
+        log.warning(
+            "relay %s dropped: status %s after %.0f s connected (%d of %d connection attempts"
+            " succeeded, last notice: %s); reconnecting every %g s, events wait in the outbox",
+            url,
+            relay.status().name,
+            up_s,
+            stats.success(),
+            stats.attempts(),
+            self._notices.get(url, "none"),
+            self._retry_interval.total_seconds(),
+        )
 
     async def _resubscribe(self, url: str, relay: Any) -> None:
         """Send our REQs again after a reconnect.
