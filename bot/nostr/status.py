@@ -14,6 +14,11 @@ whether it is fresh, stale or a fallback (docs/nip-ev.md). When its window ends
 (``valid_until``) the charger is looked at again, so a new price goes out within
 ``min_interval_s`` of the window change.
 
+A charger that drops is shown Offline only once it has stayed away ``offline_grace_s``
+(counted from its disconnect, also across a restart of the bot): a modem reset, a
+reconnect storm or a restart of the bot does not flap 10,000 statuses to Offline and back.
+Until then the relay keeps its last status (the LNURL side refuses payments at once).
+
 Scale: when to look at each charger again (a change after its interval, a refresh before
 expiry, a price window's end) sits in a heap, so a wake costs the chargers that are due,
 not a pass over every charger; they are published ``batch`` at a time, yielding between
@@ -118,6 +123,7 @@ class StatusPublisher:
         ttl_s: float = 900.0,
         batch: int = 200,
         gather_s: float = 0.5,
+        offline_grace_s: float = 60.0,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -133,6 +139,8 @@ class StatusPublisher:
         self._price_until: dict[str, float] = {}  # charger id -> end of its price window
         self._batch = batch
         self._gather_s = gather_s
+        self._offline_grace_s = offline_grace_s
+        self._held: dict[str, float] = {}  # charger id -> when its Offline may be shown
         self._changed_at: dict[str, float] = {}  # first change not yet published
         # (when, charger id): look at the charger then; stale entries are checked and dropped.
         self._timers: list[tuple[float, str]] = [(-math.inf, cid) for cid in self._chargers]
@@ -142,6 +150,7 @@ class StatusPublisher:
     def charger_changed(self, charger_id: str) -> None:
         if charger_id in self._chargers:
             self._dirty.add(charger_id)
+            self._held.pop(charger_id, None)  # back already? publish() looks again
             self._changed_at.setdefault(charger_id, self._clock())
             # Its coalescing time; _take_due checks the whole deadline when it is due.
             heapq.heappush(self._timers, (self._change_due(charger_id), charger_id))
@@ -172,6 +181,9 @@ class StatusPublisher:
     def _deadline(self, charger_id: str) -> float:
         refresh = self._expiry(charger_id) - self._refresh_before_s
         refresh = min(refresh, self._price_until.get(charger_id, math.inf))
+        held = self._held.get(charger_id)
+        if held is not None:
+            return max(held, min(refresh, self._change_due(charger_id)))
         if charger_id not in self._dirty:
             return refresh
         return min(refresh, self._change_due(charger_id))
@@ -223,11 +235,14 @@ class StatusPublisher:
         published: list[tuple[str, int, str, float]] = []
         for charger_id in charger_ids:
             charger = self._chargers[charger_id]
+            state = states.get(charger_id)
+            previous = self._book.get(self._address(charger))
+            if self._hold_offline(charger_id, state, previous is not None, now):
+                continue
             self._dirty.discard(charger_id)
             self._changed_at.pop(charger_id, None)
             price = await self._price_of(charger_id, now)
-            snapshot = snapshot_of(charger, states.get(charger_id), price)
-            previous = self._book.get(self._address(charger))
+            snapshot = snapshot_of(charger, state, price)
             fresh = self._expiry(charger_id) - self._refresh_before_s > now
             if fresh and previous is not None and previous.fingerprint == snapshot.fingerprint():
                 self._remind(charger_id)  # its refresh, or its price window's end
@@ -238,8 +253,21 @@ class StatusPublisher:
             await self._outbox.enqueue_signed(events)
             await self._book.published_many(published)
         for charger_id in charger_ids:
-            if charger_id not in self._dirty:
+            if charger_id not in self._dirty or charger_id in self._held:
                 self._remind(charger_id)
+
+    def _hold_offline(
+        self, charger_id: str, state: ChargerState | None, shown: bool, now: float
+    ) -> bool:
+        """True while a charger that dropped a moment ago keeps its last status shown."""
+        self._held.pop(charger_id, None)
+        if not shown or state is None or state.online or state.last_seen is None:
+            return False
+        until = state.last_seen + self._offline_grace_s
+        if until <= now:
+            return False
+        self._held[charger_id] = until
+        return True
 
     async def _price_of(self, charger_id: str, now: float) -> PricePoint:
         """The price of the moment; notes when to look again (its window's end)."""
