@@ -57,15 +57,16 @@ async def register_chargers(config: Config, db: Database) -> None:
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
-    from bot.lnurl.quotes import pricing_quote
+    from bot.lnurl.page import SessionPage
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
+    from bot.nostr.receipt_feed import RelayReceiptFeed
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
-    from bot.sessions.page import SessionPage
+    from bot.sessions.quotes import pricing_quote
+    from bot.sessions.refunding import refund_rows
     from bot.sessions.service import SessionService
-    from bot.store.refunds import RefundStore
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
@@ -85,11 +86,11 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
-    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    page = SessionPage(sessions, refund_rows(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
     receipts = ReceiptListener.from_config(
-        config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
+        config, db, RelayReceiptFeed(nostr.pool), backend, sessions, quote=pricing_quote(pricing)
     )
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)

@@ -23,6 +23,9 @@ __all__ = ["main"]
 log = logging.getLogger("bot.cli")
 
 
+OCPP_VERSIONS = ("1.6", "2.0.1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapcharge", description=__doc__)
     parser.add_argument(
@@ -35,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot until SIGINT/SIGTERM")
-    commands.add_parser("demo", help="run the whole flow on embedded defaults and narrate it")
+    demo = commands.add_parser(
+        "demo", help="run the whole flow on embedded defaults and narrate it"
+    )
+    demo.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the charger's protocol")
     check = commands.add_parser("check-config", help="validate the configuration and summarise it")
     check.add_argument("--json", action="store_true")
 
@@ -62,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
-    for module in ("bot.lightning.simnode.cli", "bot.sessions.audit", "bot.driver.cli"):
+    for module in ("bot.lightning.simnode.cli", "bot.audit", "bot.driver.cli"):
         importlib.import_module(module).add_parser(commands)  # each light at import time
 
     price = commands.add_parser("price", help="a charger's price and where it came from")
@@ -71,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--offline", action="store_true", help="use stored feed data only")
     price.add_argument("--json", action="store_true")
 
-    sim = commands.add_parser("sim-charger", help="run a simulated OCPP 1.6 charge point")
+    sim = commands.add_parser("sim-charger", help="run a simulated OCPP charge point")
+    sim.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="its protocol")
     sim.add_argument("--url", required=True, help="ws(s)://HOST:PORT/ocpp (the id is appended)")
     sim.add_argument("--id", required=True, help="the charge point identity")
     sim.add_argument("--password", required=True, help="its ocpp_password")
@@ -100,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZapchargeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `zapcharge identity show X | head`: the reader has what it wanted. Point stdout
+        # at /dev/null so the interpreter's last flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 # Commands that need no service configuration; each module has ``main_from_args(args)``.
@@ -111,7 +123,7 @@ STANDALONE_COMMANDS = {
 }
 # Commands that read the configuration first; each has ``main_from_args(config, args)``.
 CONFIG_COMMANDS = {
-    "audit": "bot.sessions.audit",
+    "audit": "bot.audit",
     "price": "bot.pricing.cli",
 }
 
@@ -120,7 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return asyncio.run(run_demo())
+        return asyncio.run(run_demo(ocpp=args.ocpp))
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
     if args.command in STANDALONE_COMMANDS:
@@ -128,10 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return int(module.main_from_args(args))
     config = load_config(args.config)
     if args.command == "run":
-        from bot.app import serve
-
-        asyncio.run(serve(config))
-        return 0
+        return _run(config)
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
     if args.command in CONFIG_COMMANDS:
@@ -144,6 +153,21 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
             else _identity_list(config, args)
         )
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(config: Config) -> int:
+    from bot.app import serve
+    from bot.startup import describe, leaves, preflight
+
+    preflight(config)  # StartupError: one line, exit 1
+    try:
+        asyncio.run(serve(config))
+    except (Exception, BaseExceptionGroup) as exc:  # the CLI's last word on a failed run
+        if not all(isinstance(e, ZapchargeError | OSError) for e in leaves(exc)):
+            log.error("zapcharge run failed", exc_info=exc)  # a bug: keep its traceback
+        print(f"error: zapcharge run stopped: {describe(exc)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _identity_new(args: argparse.Namespace) -> int:
@@ -212,7 +236,14 @@ def _identity_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def _check_config(config: Config, *, as_json: bool) -> int:
-    summary = {
+    from bot.startup import problems, public_url_warnings
+
+    # A missing node socket stops `run`: an error here too. A port in use may be the
+    # running bot itself: a warning.
+    errors = [str(p) for p in problems(config, ports=False)]
+    busy = {str(p) for p in problems(config)} - set(errors)
+    warnings = public_url_warnings(config) + sorted(f"{p} (unless it is this bot)" for p in busy)
+    summary: dict[str, object] = {
         "config": str(config.path),
         "public_url": config.service.public_url,
         "data_dir": str(config.service.data_dir),
@@ -233,10 +264,16 @@ def _check_config(config: Config, *, as_json: bool) -> int:
             }
             for c in config.chargers
         ],
+        "warnings": warnings,
+        "errors": errors,
     }
     if as_json:
         print(json.dumps(summary, indent=2))
-        return 0
+        return 1 if errors else 0
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
     for key in ("config", "public_url", "data_dir", "ocpp_listen", "http_listen", "lightning"):
         print(f"{key:14} {summary[key]}")
     print(f"{'lightning_rpc':14} {summary['lightning_rpc']}")
@@ -260,5 +297,8 @@ def _check_config(config: Config, *, as_json: bool) -> int:
             ],
         )
     )
+    if errors:
+        print(f"\nconfiguration has {len(errors)} error(s): zapcharge run would not start")
+        return 1
     print(f"\nconfiguration OK: {len(config.chargers)} charger(s), {len(config.relays)} relay(s)")
     return 0

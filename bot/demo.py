@@ -23,22 +23,23 @@ import aiohttp
 
 from bot.app import serve
 from bot.config import Config, RelayConfig, load_config
+from bot.config.keys import ChargerKeys, generate_keys
 from bot.driver.zap import zap
 from bot.identity import NewCharger, create_identity
-from bot.lightning.bolt11 import NETWORK_CURRENCY
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
 from bot.lnurl.client import LnurlClient
 from bot.lnurl.codec import decode_lnurl
-from bot.nostr.keys import ChargerKeys, generate_keys
 from bot.nostr.mailbox import Mailbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import free_port, local_relay
 from bot.nostr.watch import WatchTable, fetch_status_table
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ocpp.v201.simcharger import SimCharger201
+from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.sessions.machine import State
+from bot.sessions.records import Session, SessionRecords
 from bot.store import Database
-from bot.store.sessions import Session, SessionStore
 
 __all__ = ["DemoFailed", "run_demo", "write_demo_config"]
 
@@ -112,11 +113,12 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: 
         await asyncio.sleep(0.2)
 
 
-async def run_demo(say: Callable[[str], None] = print) -> int:
+async def run_demo(say: Callable[[str], None] = print, ocpp: str = "1.6") -> int:
+    """``ocpp``: the protocol the simulated charger speaks, "1.6" or "2.0.1"."""
     narrator = Narrator(say)
     try:
         with tempfile.TemporaryDirectory(prefix="zapcharge-demo-") as tmp:
-            await _story(Path(tmp), narrator)
+            await _story(Path(tmp), narrator, ocpp)
     except DemoFailed as exc:
         say(f"DEMO FAILED: {exc}")
         return 1
@@ -137,7 +139,7 @@ async def _running(coro: Awaitable[None], name: str) -> AsyncIterator[asyncio.Ta
             await task
 
 
-async def _story(root: Path, narrator: Narrator) -> None:
+async def _story(root: Path, narrator: Narrator, ocpp: str) -> None:
     async with (
         local_relay() as relay_url,
         serve_in_process(root / "lightning") as operator_node,
@@ -151,12 +153,15 @@ async def _story(root: Path, narrator: Narrator) -> None:
         charger = config.chargers[0]
         narrator.step(
             f"local relay {relay_url}, simulated Lightning nodes (operator and driver wallet: "
-            "a simulation, not lightningd), charger identity " + charger.keys.npub
+            "a simulation, not lightningd), charger identity "
+            + charger.keys.npub
+            + f", speaking OCPP {ocpp}"
         )
         stop = asyncio.Event()
         async with _running(serve(config, stop), "bot") as bot:
             await until("the bot's HTTP server", lambda: _healthy(http_port), STEP_TIMEOUT_S)
-            sim = SimCharger(
+            simulator = SimCharger201 if ocpp == "2.0.1" else SimCharger
+            sim = simulator(
                 SimSettings(
                     url=f"ws://127.0.0.1:{ocpp_port}/ocpp",
                     charger_id=charger.id,
@@ -333,7 +338,7 @@ async def _claim_refund(
 async def _check_books(config: Config, narrator: Narrator, payment_hash: str) -> None:
     db = await Database.open(config.service.database_path)
     try:
-        store = SessionStore(db)
+        store = SessionRecords(db)
 
         async def closed() -> Session | None:
             session = await store.by_payment_hash(payment_hash)

@@ -26,7 +26,7 @@ from typing import Any
 from pyln.client import LightningRpc, RpcError
 
 from bot.errors import LightningError, LightningUnavailable
-from bot.lightning.base import (
+from bot.ports.lightning import (
     DecodedInvoice,
     Invoice,
     InvoiceStatus,
@@ -69,7 +69,7 @@ class Backoff:
 
 
 class ClnBackend:
-    """:class:`~bot.lightning.base.LightningBackend` on Core Lightning (or the simnode)."""
+    """:class:`~bot.ports.lightning.LightningBackend` on Core Lightning (or the simnode)."""
 
     def __init__(
         self,
@@ -106,7 +106,9 @@ class ClnBackend:
             # pyln reports a closed socket as an error *string*, not a node refusal.
             raise LightningUnavailable(f"{method}: {error}") from None
         except OSError as exc:
-            raise LightningUnavailable(f"{method}: {exc.strerror or exc}") from None
+            raise LightningUnavailable(
+                f"{method}: {exc.strerror or exc} ({self.rpc_path})"
+            ) from None
         except ValueError as exc:  # a reply that is not JSON-RPC: treat the node as broken
             raise LightningUnavailable(f"{method}: malformed reply ({exc})") from None
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 from bot.config import ChargerConfig, Config
 from bot.errors import LightningError, LnurlError, ZapInvalid
-from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.lnurl.admission import HOLDING_STATES, ConnectorView, HeldBy, admit
 from bot.lnurl.hosts import loopback_deployment, usable_relays
 from bot.lnurl.icon import charger_icon_base64
@@ -40,13 +39,15 @@ from bot.lnurl.protocol import (
     pay_invoice_response,
     verify_response,
 )
-from bot.lnurl.quotes import Quoter, offer_price_text, price_point_now, static_quote
+from bot.lnurl.quotes import offer_price_text, price_point_now
+from bot.ports.lightning import InvoiceStatus, LightningBackend
 from bot.pricing.point import PriceAt
+from bot.sessions.quotes import Quoter, static_quote
+from bot.sessions.records import SessionRecords
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
 
@@ -93,7 +94,7 @@ class Checkout:
         self.site, self.backend, self.quote, self.clock = site, backend, quote, clock
         self.prices = prices  # the price of the moment, shown in the offer's metadata
         self.invoice_expiry_s = invoice_expiry_s
-        self.sessions = SessionStore(db, clock=clock)
+        self.sessions = SessionRecords(db, clock=clock)
         self.invoices = LightningStore(db)
         self.store = LnurlStore(db)
         self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status

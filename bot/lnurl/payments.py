@@ -1,6 +1,6 @@
 """What happens when our node says an invoice of ours is paid: receipt first, then session.
 
-:class:`ZapPayments` is the ``PaidInvoices`` handler of the :class:`~bot.lightning.watcher.
+:class:`ZapPayments` is the ``PaidInvoices`` handler of the :class:`~bot.lnurl.watcher.
 PaymentWatcher`, the only source of "paid": a zap receipt seen on a relay (ours or
 anyone's) is never taken as payment; nothing here even listens to relays.
 
@@ -26,15 +26,15 @@ from typing import Protocol
 
 from bot.config import ChargerConfig
 from bot.errors import ZapInvalid
-from bot.lightning.base import Invoice
 from bot.lnurl.checkout import INVOICE_LABEL_PREFIX
 from bot.lnurl.hosts import usable_relays
 from bot.nostr.zaps import build_zap_receipt, load_zap_request
 from bot.ports import SessionPayments
+from bot.ports.lightning import Invoice
+from bot.sessions.records import SessionRecords
 from bot.store.db import Database
 from bot.store.lightning import LightningStore, StoredInvoice
 from bot.store.lnurl import LnurlStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["ReceiptOutbox", "ZapPayments"]
 
@@ -61,7 +61,7 @@ class ZapPayments:
         self.chargers, self.outbox, self.sessions = chargers, outbox, sessions
         self.allow_loopback, self.clock = allow_loopback, clock
         self.invoices = LightningStore(db)
-        self.session_store = SessionStore(db, clock=clock)
+        self.session_store = SessionRecords(db, clock=clock)
         self.store = LnurlStore(db)
 
     async def invoice_paid(self, invoice: Invoice) -> None:

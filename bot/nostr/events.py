@@ -17,7 +17,8 @@ import geohash2
 import nostr_sdk
 
 from bot.config import ChargerConfig, RelayConfig
-from bot.nostr.keys import ChargerKeys
+from bot.config.keys import ChargerKeys
+from bot.nostr.keys import sdk_keys
 from bot.nostr.signing import needs_sdk, sign_own
 
 __all__ = [
@@ -122,7 +123,7 @@ def sign_event(
         .tags([nostr_sdk.Tag.parse(list(tag)) for tag in tags])
         .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
     )
-    return str(builder.finalize(keys.sdk_keys).as_json())
+    return str(builder.finalize(sdk_keys(keys)).as_json())
 
 
 def sign_event_with_id(
@@ -140,7 +141,7 @@ def sign_event_with_id(
         .tags([nostr_sdk.Tag.parse(list(tag)) for tag in tags])
         .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
     )
-    event = builder.finalize(keys.sdk_keys)
+    event = builder.finalize(sdk_keys(keys))
     return str(event.id().to_hex()), str(event.as_json())
 
 

@@ -12,6 +12,7 @@ control character (it would write ``\\u00XX``); such rare events go through the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,22 +21,15 @@ from collections.abc import Sequence
 
 import coincurve
 
-from bot.nostr.keys import ChargerKeys
+from bot.config.keys import ChargerKeys
 
 __all__ = ["sign_own"]
 
 _OTHER_CONTROL = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]")
-# id(keys) -> (keys, public key hex, secret key), made once per charger: asking the SDK
-# for them per event would cost what this module saves. ``keys`` is kept so its id stays.
-_made: dict[int, tuple[ChargerKeys, str, coincurve.PrivateKey]] = {}
-
-
-def _keypair(keys: ChargerKeys) -> tuple[str, coincurve.PrivateKey]:
-    made = _made.get(id(keys))
-    if made is None or made[0] is not keys:
-        secret = bytes.fromhex(keys.sdk_keys.secret_key().to_hex())
-        made = _made[id(keys)] = (keys, keys.public_key_hex, coincurve.PrivateKey(secret))
-    return made[1], made[2]
+@functools.cache
+def _private_key(keys: ChargerKeys) -> coincurve.PrivateKey:
+    """Made once per charger: its signer is used for every status event."""
+    return coincurve.PrivateKey(keys.secret)
 
 
 def needs_sdk(content: str, tags: Sequence[Sequence[str]]) -> bool:
@@ -53,7 +47,7 @@ def sign_own(
     created_at: int,
 ) -> tuple[str, str]:
     """(event id hex, NIP-01 JSON) of the signed event. Call :func:`needs_sdk` first."""
-    pubkey, private = _keypair(keys)
+    pubkey, private = keys.public_key_hex, _private_key(keys)
     tag_lists = [list(tag) for tag in tags]
     serialised = json.dumps(
         [0, pubkey, created_at, kind, tag_lists, content], separators=(",", ":"), ensure_ascii=False

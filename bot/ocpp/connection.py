@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -32,12 +33,29 @@ from bot.ocpp.frames import (
     parse_frame,
     unique_id_of,
 )
+from bot.ocpp.values import storable
 
-__all__ = ["MAX_QUEUED_CALLS", "ChargerConnection"]
+__all__ = ["MAX_QUEUED_CALLS", "OCPP16", "ChargerConnection", "Dialect"]
 
 MAX_QUEUED_CALLS = 8  # a charger sends one CALL at a time; more is a misbehaving charger
 Answer = Callable[[Call, str], Awaitable[str]]
 Refused = Callable[[FrameError, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one OCPP-J version reads a frame and names the refusals of this pump.
+
+    ``parse`` raises :class:`FrameError` with the code to answer; ``code`` turns the
+    OCPP-J 1.6 codes used below (oversize, not UTF-8, busy) into the version's own names.
+    """
+
+    version: str
+    parse: Callable[[str], Call | CallResult | CallError]
+    code: Callable[[str], str]
+
+
+OCPP16 = Dialect("1.6", parse_frame, lambda code: code)
 
 
 class ChargerConnection:
@@ -50,8 +68,10 @@ class ChargerConnection:
         refused: Refused,
         max_frame_chars: int,
         log: logging.LoggerAdapter[logging.Logger],
+        dialect: Dialect = OCPP16,
     ) -> None:
         self.charger_id = charger_id
+        self.dialect = dialect
         self._ws = websocket
         self._answer = answer
         self._refused = refused
@@ -96,6 +116,11 @@ class ChargerConnection:
                 raise ChargerOffline(f"{self.charger_id} disconnected during {action}") from None
             finally:
                 self._pending.pop(unique_id, None)
+                # The socket may close between send() and the await: _fail_pending has then
+                # set an exception nobody reads ("Future exception was never retrieved").
+                if done.done() and not done.cancelled():
+                    done.exception()
+                done.cancel()
 
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -105,12 +130,16 @@ class ChargerConnection:
 
     async def _take(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
-            try:
-                # Quirk: a few chargers send OCPP-J in binary frames.
-                message = message.decode()
-            except UnicodeDecodeError:
-                await self._refuse(FrameError(ErrorCode.FORMATION_VIOLATION, "not UTF-8"), "")
-                return
+            # OCPP-J is JSON in text frames. A binary frame is refused, not guessed at:
+            # answering what we read into it would hide a charger bug from its operator.
+            text = message[:200].decode("utf-8", "replace")
+            error = FrameError(
+                ErrorCode.FORMATION_VIOLATION,
+                "OCPP-J messages are sent in text frames, not binary",
+                unique_id_of(text),
+            )
+            await self._refuse(error, text)
+            return
         if len(message) > self._max_frame:
             error = FrameError(
                 ErrorCode.FORMATION_VIOLATION,
@@ -120,7 +149,7 @@ class ChargerConnection:
             await self._refuse(error, message)
             return
         try:
-            frame = parse_frame(message)
+            frame = self.dialect.parse(message)
         except FrameError as error:
             await self._refuse(error, message)
             return
@@ -158,12 +187,21 @@ class ChargerConnection:
                 )
             return
         with contextlib.suppress(ConnectionClosed):
-            await self._ws.send(encode_error(error.unique_id, error.code, error.description))
+            code = self.dialect.code(error.code)
+            await self._ws.send(encode_error(error.unique_id, code, error.description))
 
     async def _work(self) -> None:
         while (item := await self._calls.get()) is not None:
             call, message = item
-            reply = await self._answer(call, message)
+            try:
+                reply = await self._answer(call, message)
+            except Exception:
+                # One CALL that we fail on must not end the worker, and with it the
+                # connection and every other CALL in flight.
+                self._log.exception("%s %s failed", storable(call.action), call.unique_id)
+                reply = encode_error(
+                    call.unique_id, ErrorCode.INTERNAL_ERROR, "the call could not be processed"
+                )
             if self.closed:
                 self._log.info("%s answered after the connection closed", call.action)
                 continue

@@ -5,8 +5,8 @@ import json
 import nostr_sdk
 import pytest
 
+from bot.config.keys import generate_keys
 from bot.nostr.events import sign_event, sign_event_with_id
-from bot.nostr.keys import generate_keys
 from bot.nostr.signing import needs_sdk, sign_own
 
 CONTENTS = [

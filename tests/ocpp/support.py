@@ -173,10 +173,12 @@ class Site:
         return f"ws://127.0.0.1:{self.port}/ocpp/"
 
     @asynccontextmanager
-    async def raw(self, charger_id: str = "cp-001", **kwargs: Any) -> AsyncIterator[RawCharger]:
+    async def raw(
+        self, charger_id: str = "cp-001", subprotocol: str = "ocpp1.6", **kwargs: Any
+    ) -> AsyncIterator[RawCharger]:
         headers = basic_auth(charger_id, self.password_of(charger_id))
         async with connect(
-            self.url + charger_id, subprotocols=["ocpp1.6"], additional_headers=headers, **kwargs
+            self.url + charger_id, subprotocols=[subprotocol], additional_headers=headers, **kwargs
         ) as ws:  # type: ignore[list-item]
             yield RawCharger(ws)
 
@@ -190,12 +192,14 @@ async def running_central(
     call_timeout: float = 5.0,
     db: Database | None = None,
     port: int = 0,
+    connectors: int = 2,
     **kwargs: Any,
 ) -> AsyncIterator[Site]:
-    """Start a CentralSystem on 127.0.0.1 (port 0: any) with real SQLite under ``root``."""
+    """Start a CentralSystem on 127.0.0.1 (port 0: any) with real SQLite under ``root``;
+    unless ``root`` has a config already, each charger has ``connectors`` connectors."""
     path = root / "relays.toml"
     if not path.exists():
-        write_config(root, chargers=chargers)
+        write_config(root, chargers=chargers, connectors=connectors)
     config = load_config(path, env={})
     listen = ListenAddress("127.0.0.1", port)
     config = replace(config, ocpp=replace(config.ocpp, listen=listen))
