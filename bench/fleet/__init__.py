@@ -189,12 +189,14 @@ def _boot_lags(watch: RelayWatch, booted_at: dict[str, float]) -> tuple[list[flo
     return lags, missing
 
 
-def _log_counts(log: Path) -> dict[str, int]:
+def _log_counts(log: Path) -> dict[str, Any]:
     text = log.read_text(errors="replace") if log.exists() else ""
+    drops = [line for line in text.splitlines() if re.search(r"relay \S+ (?:dropped|says)", line)]
     return {
         "relay not connected": len(re.findall(r"relay not connected", text)),
-        "relay dropped": len(re.findall(r"relay \S+ (?:disconnected|dropped)", text)),
+        "relay dropped": len(re.findall(r"relay \S+ dropped", text)),
         "errors": len(re.findall(r" ERROR ", text)),
+        "drop lines": drops[:5],
     }
 
 
@@ -251,6 +253,8 @@ async def _run(root: Path, count: int) -> None:
             f" {counts['relay not connected']} 'relay not connected',"
             f" {counts['errors']} ERROR line(s)"
         )
+        for line in counts["drop lines"]:
+            _report(f"    {line}")
 
 
 async def _phases(

@@ -26,6 +26,8 @@ from bot.config.keys import ChargerKeys
 __all__ = ["sign_own"]
 
 _OTHER_CONTROL = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]")
+
+
 @functools.cache
 def _private_key(keys: ChargerKeys) -> coincurve.PrivateKey:
     """Made once per charger: its signer is used for every status event."""

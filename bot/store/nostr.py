@@ -83,9 +83,7 @@ class NostrStateStore:
             f"SELECT id, online, last_seen FROM chargers WHERE id IN ({marks})",  # noqa: S608 -- only '?' marks
             tuple(charger_ids),
         )
-        states = {
-            r["id"]: ChargerState(bool(r["online"]), {}, r["last_seen"]) for r in chargers
-        }
+        states = {r["id"]: ChargerState(bool(r["online"]), {}, r["last_seen"]) for r in chargers}
         query = f"SELECT * FROM connector_status WHERE charger_id IN ({marks})"  # noqa: S608 -- only '?' marks
         rows = await self._db.fetchall(query, tuple(charger_ids))
         for row in rows:
