@@ -123,14 +123,16 @@ class _TracingOutbox(Outbox):
 
     flaps: _Flaps
 
-    async def enqueue_signed(self, rows: Sequence[NewOutboxEvent]) -> list[int]:
+    async def enqueue_signed(
+        self, rows: Sequence[NewOutboxEvent], *, background: bool = False
+    ) -> list[int]:
         for row in rows:
             event = json.loads(row.event_json)
             if event["kind"] == 33600:
                 tags = {t[0]: t[1] for t in event["tags"]}
                 self.flaps.events[event["id"]] = (tags["d"], int(tags["price"]))
                 self.flaps.published += 1
-        return await super().enqueue_signed(rows)
+        return await super().enqueue_signed(rows, background=background)
 
 
 def _charger(index: int) -> ChargerConfig:

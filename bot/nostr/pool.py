@@ -389,6 +389,34 @@ class RelayPool:
             log.warning("fetch failed: %s", exc)
             return []
 
+    async def held_by(
+        self, url: str, kinds: Sequence[int], authors: Sequence[str], timeout_s: float = 10.0
+    ) -> set[tuple[int, str]] | None:
+        """The (kind, author) pairs of replaceable events one relay holds; None if it could
+        not be asked. ``authors`` are asked 100 at a time: relays cap a query's answer
+        (LocalRelay at 500 events)."""
+        await self.start()
+        held: set[tuple[int, str]] = set()
+        relay = self._relays.get(self._normalized(url))
+        if relay is None:
+            return None
+        for first in range(0, len(authors), 100):
+            chunk = [nostr_sdk.PublicKey.parse(a) for a in authors[first : first + 100]]
+            query = (
+                nostr_sdk.Filter()
+                .kinds([nostr_sdk.Kind(k) for k in kinds])
+                .authors(chunk)
+                .limit(len(chunk) * len(kinds))
+            )
+            try:
+                events = await relay.fetch_events(query, timedelta(seconds=timeout_s))
+            except Exception as exc:  # NostrSdkError: the relay is not there
+                log.info("could not ask %s what it holds: %s", url, exc)
+                return None
+            held.update((e.kind().as_u16(), e.author().to_hex()) for e in events)
+            await asyncio.sleep(0)  # 10,000 chargers are 100 queries: let OCPP in between
+        return held
+
     async def subscribe(
         self, filters: Sequence[Any], *, eose_timeout_s: float = 5.0, maxsize: int = 10_000
     ) -> Subscription:

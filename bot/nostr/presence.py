@@ -3,6 +3,12 @@
 Published at start-up and then once a day, but only where something changed or the last
 copy is older than ``refresh_s``: a restart of a bot with 200 chargers does not resend 800
 unchanged events. The fingerprint compares content and tags, not ``created_at``.
+
+And where a relay lacks them: ``check_after_s`` after a start (once this start's events
+have had time to go out), every write relay is asked which of our chargers' four kinds it
+holds (:class:`RelayHoldings`), and what one lacks is signed again, unless the outbox is
+still trying to deliver it. A relay that was wiped, or added to ``relays.toml``, gets
+the presence of every charger; the others get nothing new.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from bot.config import ChargerConfig, Config
 from bot.nostr.addresses import AddressBook
@@ -31,7 +38,21 @@ from bot.nostr.events import (
 from bot.nostr.outbox import Outbox, own_event
 from bot.store.outbox import NewOutboxEvent
 
-__all__ = ["BasePrice", "PresencePublisher", "base_price", "presence_parts"]
+__all__ = ["BasePrice", "PresencePublisher", "RelayHoldings", "base_price", "presence_parts"]
+
+PRESENCE_KINDS = (KIND_PROFILE, KIND_RELAY_LIST, KIND_DM_RELAYS, KIND_LOCATION)
+
+
+class RelayHoldings(Protocol):
+    """What a relay holds (``bot.nostr.pool.RelayPool``)."""
+
+    @property
+    def write_relays(self) -> tuple[str, ...]: ...
+
+    async def held_by(
+        self, url: str, kinds: Sequence[int], authors: Sequence[str]
+    ) -> set[tuple[int, str]] | None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +95,8 @@ class PresencePublisher:
         clock: Callable[[], float] = time.time,
         refresh_s: float = 86400.0,
         batch: int = 100,
+        holdings: RelayHoldings | None = None,
+        check_after_s: float = 120.0,
     ) -> None:
         self._config = config
         self._outbox = outbox
@@ -82,14 +105,50 @@ class PresencePublisher:
         self._clock = clock
         self._refresh_s = refresh_s
         self._batch = batch  # chargers signed between two turns of the event loop
+        self._holdings = holdings
+        self._check_after_s = check_after_s
 
     async def run(self) -> None:
         await self._book.load()
+        checked = self._holdings is None
         while True:
             count = await self.publish()
             if count:
                 log.info("queued %d profile, relay list and location event(s)", count)
+            if not checked:
+                checked = True
+                await asyncio.sleep(self._check_after_s)
+                count = await self.republish_missing()
+                if count:
+                    log.info("queued %d presence event(s) a relay lacked", count)
             await asyncio.sleep(min(3600.0, self._refresh_s))
+
+    async def republish_missing(self) -> int:
+        """Sign again what a write relay lacks (and the outbox is not sending already)."""
+        if self._holdings is None:
+            return 0
+        await self._book.load()
+        chargers = self._config.chargers
+        authors = [c.keys.public_key_hex for c in chargers]
+        sending = await self._outbox.pending_addresses(PRESENCE_KINDS)
+        missing: set[str] = set()
+        for url in self._holdings.write_relays:
+            held = await self._holdings.held_by(url, PRESENCE_KINDS, authors)
+            if held is None:
+                continue  # not reachable now: the next check, or the next start, asks again
+            for charger, pubkey in zip(chargers, authors, strict=True):
+                for kind in PRESENCE_KINDS:
+                    identifier = charger.id if kind == KIND_LOCATION else ""
+                    address = f"{kind}:{pubkey}:{identifier}"
+                    if (kind, pubkey) not in held and address not in sending:
+                        missing.add(address)
+        if not missing:
+            return 0
+        count = 0
+        for first in range(0, len(chargers), self._batch):
+            count += await self._publish(chargers[first : first + self._batch], missing)
+            await asyncio.sleep(0)
+        return count
 
     async def publish(self) -> int:
         """Queue every standing event that changed or is due for a refresh.
@@ -105,7 +164,9 @@ class PresencePublisher:
             await asyncio.sleep(0)
         return count
 
-    async def _publish(self, chargers: Sequence[ChargerConfig]) -> int:
+    async def _publish(
+        self, chargers: Sequence[ChargerConfig], missing: set[str] | frozenset[str] = frozenset()
+    ) -> int:
         now = self._clock()
         events: list[NewOutboxEvent] = []
         published: list[tuple[str, int, str, float | None]] = []
@@ -120,6 +181,7 @@ class PresencePublisher:
                     last
                     and last.fingerprint == fingerprint
                     and now - last.published_at < self._refresh_s
+                    and address not in missing
                 ):
                     continue
                 created_at = self._book.next_created_at(address)
@@ -127,6 +189,6 @@ class PresencePublisher:
                 events.append(own_event(*signed, kind, pubkey, tags))
                 published.append((address, created_at, fingerprint, None))
         if events:
-            await self._outbox.enqueue_signed(events)
+            await self._outbox.enqueue_signed(events, background=True)
             await self._book.published_many(published)
         return len(events)
