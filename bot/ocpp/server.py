@@ -105,7 +105,7 @@ class CentralSystem:
             config, self.chargers, self.transactions, self.meter_log, events, clock
         )
         self._handlers = Handlers(self._context, Billing(self._context).handlers())
-        store201 = Ocpp201Store(db)
+        store201 = Ocpp201Store(db, self.meter_log)
         context201 = Context201(self._context, store201)
         self._handlers201 = Handlers201(context201, Billing201(context201).handlers())
         self.v201 = Control201(self.send, store201, clock)
