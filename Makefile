@@ -45,7 +45,7 @@ browser:
 	  fi; }
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 run: $(STAMP)
 	$(VENV)/bin/zapcharge --config relays.toml run
