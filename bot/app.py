@@ -57,21 +57,31 @@ async def register_chargers(config: Config, db: Database) -> None:
 def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
+    from bot.lnurl.codec import encode_lnurl
     from bot.lnurl.quotes import pricing_quote
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
     from bot.nostr.stack import NostrStack
+    from bot.notify.service import NotifyService
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
+    from bot.reservations.desk import DriverDesk
+    from bot.reservations.page import ReservationPage
+    from bot.reservations.service import ReservationService
     from bot.sessions.page import SessionPage
     from bot.sessions.service import SessionService
     from bot.store.refunds import RefundStore
+    from bot.store.sessions import SessionStore
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     sessions = SessionService(config, db, backend=backend)
-    nostr = NostrStack.build(config, db, driver_commands=sessions, prices=pricing)
     central = CentralSystem(config, db, sessions)
+    reservations = ReservationService(config, db, central)
+    notify = NotifyService(config, db, prices=pricing)
+    desk = DriverDesk(sessions, notify, reservations)  # every DM command: sessions and ours
+    nostr = NostrStack.build(config, db, driver_commands=desk, prices=pricing)
+    reservations.messenger = notify.messenger = nostr.messenger
     lnurl = LnurlStack.build(
         config,
         db,
@@ -81,13 +91,27 @@ def build_services(config: Config, db: Database) -> list[Service]:
         refund_events=sessions,
         quote=pricing_quote(pricing),  # the price of the moment binds the session
         prices=pricing,  # and is shown in the LNURL metadata
+        holds=reservations,
+        reservation_payments=reservations,
     )
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
     page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
-    http = HttpServer(config.http.listen, [page, *lnurl.providers])
-    services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
+    reservation_page = ReservationPage(
+        reservations, SessionStore(db), config.service.public_url, encode_lnurl
+    )
+    http = HttpServer(config.http.listen, [page, reservation_page, *lnurl.providers])
+    services: list[Service] = [
+        pricing,
+        central,
+        http,
+        *nostr.services,
+        sessions,
+        lnurl.watcher,
+        reservations,
+        notify,
+    ]
     receipts = ReceiptListener.from_config(
         config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
     )

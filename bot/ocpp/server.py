@@ -32,7 +32,7 @@ from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
 from bot.ocpp.billing import Billing
 from bot.ocpp.connection import ChargerConnection
 from bot.ocpp.frames import FrameError, MessageType, schema_error
-from bot.ocpp.handlers import Context, Handlers
+from bot.ocpp.handlers import Context, Handlers, iso_time
 from bot.ports import ChargerEvents
 from bot.store import Database
 from bot.store.chargers import ChargerStore
@@ -312,6 +312,16 @@ class CentralSystem:
         self, charger_id: str, connector_id: int, profile: dict[str, object]
     ) -> commands.ChargingProfileStatus:
         return await self.send(charger_id, commands.set_charging_profile(connector_id, profile))
+
+    async def reserve_now(
+        self, charger_id: str, connector_id: int, *, until: float, id_tag: str, reservation_id: int
+    ) -> str:
+        command = commands.reserve_now(connector_id, iso_time(until), id_tag, reservation_id)
+        return await self.send(charger_id, command)
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> bool:
+        answer = await self.send(charger_id, commands.cancel_reservation(reservation_id))
+        return answer == "Accepted"
 
 
 def _select_subprotocol(

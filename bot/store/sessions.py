@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.errors import IllegalTransition, SessionError
 from bot.sessions.ids import SessionIds, id_tag_for
@@ -22,7 +22,7 @@ from bot.sessions.machine import TERMINAL, TOPUP_STATES, Event, State, advance, 
 from bot.sessions.tariff import Quote
 from bot.store.db import Database, Row, Transaction
 
-__all__ = ["MUTABLE_FIELDS", "Session", "SessionStore", "TopUp", "TopUpResult"]
+__all__ = ["MUTABLE_FIELDS", "RefundOrigin", "Session", "SessionStore", "TopUp", "TopUpResult"]
 
 # Columns that transitions and updates may set. Identity, state and money-in columns are
 # not here: state moves only through transition(), paid_msat grows only through top-ups
@@ -95,6 +95,21 @@ class Session:
         values["payer_relays"] = tuple(json.loads(row["payer_relays"]))
         values["quote"] = Quote.from_json(row["quote"])
         return cls(**values)
+
+
+class RefundOrigin(Protocol):
+    """Where a refund-only session comes from: a session, or a reservation whose fee goes back."""
+
+    @property
+    def charger_id(self) -> str: ...
+    @property
+    def connector_id(self) -> int: ...
+    @property
+    def payer_pubkey(self) -> str | None: ...
+    @property
+    def payer_relays(self) -> tuple[str, ...]: ...
+    @property
+    def quote(self) -> Quote: ...
 
 
 class TopUpResult(enum.Enum):
@@ -312,7 +327,7 @@ class SessionStore:
         return TopUpResult.APPLIED
 
     async def open_refund(
-        self, origin: Session, payment_hash: str, amount_msat: int, *, reason: str
+        self, origin: RefundOrigin, payment_hash: str, amount_msat: int, *, reason: str
     ) -> Session:
         """A refund-only session for a payment ``origin`` can no longer take (a top-up paid
         after it stopped taking money), written straight into ``failed_to_start`` in one
@@ -350,7 +365,7 @@ class SessionStore:
         self,
         tx: Transaction,
         session_id: str,
-        origin: Session,
+        origin: RefundOrigin,
         payment_hash: str,
         amount_msat: int,
     ) -> None:
