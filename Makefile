@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types pytest bench run clean
+.PHONY: demo test lint layers types pytest bench run clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 11) <= v[:2] < (3, 13) else "zapcharge needs Python 3.11 or 3.12, found %d.%d" % v[:2])'
@@ -17,9 +17,12 @@ demo: $(STAMP)
 
 test: lint types pytest
 
-lint: $(STAMP)
+lint: layers
 	$(VENV)/bin/ruff check bot tests bench
 	$(VENV)/bin/ruff format --check bot tests bench
+
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 types: $(STAMP)
 	$(VENV)/bin/mypy

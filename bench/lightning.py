@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.lightning.base import Invoice
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, running_subprocess
-from bot.lightning.watcher import PaymentWatcher
+from bot.lnurl.watcher import PaymentWatcher
+from bot.ports.lightning import Invoice
 from bot.store import Database
 
 SEQUENTIAL = 300

@@ -25,14 +25,14 @@ from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags, encode
 
 from bot.app import register_chargers
 from bot.config import Config, ListenAddress, load_config
+from bot.config.keys import generate_keys
 from bot.identity import NewCharger, create_identity
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, running_subprocess
 from bot.lnurl.server import HttpServer
 from bot.lnurl.stack import LnurlStack
-from bot.nostr.keys import generate_keys
 from bot.nostr.zaps import build_zap_request
+from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
 from bot.store import Database
 from bot.store.chargers import ChargerStore, ConnectorState

@@ -23,9 +23,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import ChargerConfig, Connector, RelayConfig, Tariff
+from bot.config.keys import generate_keys
 from bot.nostr.addresses import AddressBook
 from bot.nostr.events import sign_event
-from bot.nostr.keys import generate_keys
 from bot.nostr.outbox import Delivery, Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import local_relay

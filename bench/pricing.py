@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import coincurve
 from Cryptodome.Hash import keccak
 
+from bot.config.pricing import GreenPricing, SchedulePricing, parse_pricing
 from bot.pricing.book import FeedBook, build_source
-from bot.pricing.config import GreenPricing, SchedulePricing, parse_pricing
 from bot.pricing.green import parse_forecast
 from bot.pricing.schedule import schedule_price
 from bot.pricing.spot import parse_spot

@@ -9,14 +9,14 @@ from collections.abc import Callable
 
 from bolt11 import Bolt11, MilliSatoshi, TagChar, Tags, encode
 
-from bot.lightning.bolt11 import decode_invoice
-from bot.nostr.keys import generate_keys
+from bot.config.keys import generate_keys
 from bot.nostr.zaps import (
     build_zap_receipt,
     build_zap_request,
     parse_zap_request,
     validate_zap_receipt,
 )
+from bot.ports.bolt11 import decode_invoice
 
 ROUNDS = 500
 NOW = 1_700_000_000

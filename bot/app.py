@@ -58,17 +58,18 @@ def build_services(config: Config, db: Database) -> list[Service]:
     """The services of a running bot; each feature adds its own here."""
     from bot.lightning import build_backend
     from bot.lnurl.codec import encode_lnurl
-    from bot.lnurl.quotes import pricing_quote
+    from bot.lnurl.page import SessionPage
+    from bot.lnurl.reservation_page import ReservationPage
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
+    from bot.nostr.receipt_feed import RelayReceiptFeed
     from bot.nostr.stack import NostrStack
+    from bot.notify.desk import DriverDesk
     from bot.notify.service import NotifyService
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
-    from bot.reservations.desk import DriverDesk
-    from bot.reservations.page import ReservationPage
     from bot.reservations.service import ReservationService
-    from bot.sessions.page import SessionPage
+    from bot.sessions.quotes import pricing_quote
     from bot.sessions.service import SessionService
     from bot.store.refunds import RefundStore
     from bot.store.sessions import SessionStore
@@ -113,7 +114,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
         notify,
     ]
     receipts = ReceiptListener.from_config(
-        config, db, nostr.pool, backend, sessions, quote=pricing_quote(pricing)
+        config, db, RelayReceiptFeed(nostr.pool), backend, sessions, quote=pricing_quote(pricing)
     )
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)

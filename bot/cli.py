@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
     show.add_argument("--qr", type=Path, help="also write the QR code to FILE.png or FILE.svg")
-    for module in ("bot.lightning.simnode.cli", "bot.sessions.audit", "bot.driver.cli"):
+    for module in ("bot.lightning.simnode.cli", "bot.audit", "bot.driver.cli"):
         importlib.import_module(module).add_parser(commands)  # each light at import time
 
     price = commands.add_parser("price", help="a charger's price and where it came from")
@@ -111,7 +111,7 @@ STANDALONE_COMMANDS = {
 }
 # Commands that read the configuration first; each has ``main_from_args(config, args)``.
 CONFIG_COMMANDS = {
-    "audit": "bot.sessions.audit",
+    "audit": "bot.audit",
     "price": "bot.pricing.cli",
 }
 

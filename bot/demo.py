@@ -23,19 +23,19 @@ import aiohttp
 
 from bot.app import serve
 from bot.config import Config, RelayConfig, load_config
+from bot.config.keys import ChargerKeys, generate_keys
 from bot.driver.zap import zap
 from bot.identity import NewCharger, create_identity
-from bot.lightning.bolt11 import NETWORK_CURRENCY
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
 from bot.lnurl.client import LnurlClient
 from bot.lnurl.codec import decode_lnurl
-from bot.nostr.keys import ChargerKeys, generate_keys
 from bot.nostr.mailbox import Mailbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import free_port, local_relay
 from bot.nostr.watch import WatchTable, fetch_status_table
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.sessions.machine import State
 from bot.store import Database
 from bot.store.sessions import Session, SessionStore

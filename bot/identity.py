@@ -9,9 +9,10 @@ from pathlib import Path
 import segno
 
 from bot.config import CHARGER_ID_PATTERN, PLUG_TYPES, ChargerConfig, Config
+from bot.config.keys import generate_keys
 from bot.errors import ConfigError
 from bot.lnurl.codec import encode_lnurl
-from bot.nostr.keys import generate_keys, write_key_file
+from bot.nostr.keys import write_key_file
 
 __all__ = ["IdentityCard", "NewCharger", "create_identity", "identity_card", "write_qr"]
 

@@ -1,6 +1,6 @@
 """Reading one TOML table of a config file: typed getters that name the file and the key.
 
-Every config parser (``bot.config``, ``bot.pricing.config``) reads through
+Every config parser (``bot.config``, ``bot.config.pricing``) reads through
 :class:`KeyReader`, so every mistake is reported the same way: ``file: dotted.key: what``,
 and a key nobody read is an error ("unknown key"), so a typo cannot fall back to a default.
 """

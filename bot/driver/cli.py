@@ -37,8 +37,8 @@ def add_parser(commands: Any) -> None:
 
 def main_from_args(args: argparse.Namespace) -> int:
     from bot.config import PASSPHRASE_ENV, load_config
+    from bot.config.keys import generate_keys, load_key_file
     from bot.errors import ConfigError
-    from bot.nostr.keys import generate_keys, load_key_file
 
     if args.sats <= 0:
         raise ConfigError("zap", "--sats", "must be a positive number of sats")
@@ -65,11 +65,11 @@ async def _zap(args: argparse.Namespace, keys: Any, relays: list[str], network: 
     from bot.config import RelayConfig
     from bot.driver.zap import ZapOutcome, zap
     from bot.errors import ZapchargeError
-    from bot.lightning.bolt11 import NETWORK_CURRENCY
     from bot.lightning.simnode import SimnodeClient
     from bot.lnurl.client import lnurl_client
     from bot.nostr.pool import RelayPool
     from bot.nostr.zap_relays import PoolZapRelays
+    from bot.ports.bolt11 import NETWORK_CURRENCY
 
     pay = None
     if args.pay_with_simnode is not None:

@@ -21,11 +21,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from bot.config.keys import ChargerKeys, npub_to_hex
 from bot.errors import LnurlError, ZapInvalid
 from bot.lnurl.client import LnurlClient
 from bot.lnurl.codec import encode_lnurl, lightning_address_url
 from bot.lnurl.payer import check_pay_invoice
-from bot.nostr.keys import ChargerKeys, npub_to_hex
 from bot.nostr.zaps import ZapReceipt, build_zap_request, validate_zap_receipt
 
 __all__ = ["ZapOutcome", "ZapRelays", "resolve_target", "zap"]

@@ -1,4 +1,4 @@
-"""Lightning: one narrow backend interface (``base``), Core Lightning, and a simulated node.
+"""Lightning backends: Core Lightning and a simulated node (interface: ``bot.ports.lightning``).
 
 :func:`build_backend` picks the backend from ``[lightning]`` in ``relays.toml``. Both
 ``cln`` and ``simnode`` are Core Lightning's JSON-RPC on ``<lightning_dir>/<network>/
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.config import LightningConfig
-from bot.lightning.base import LightningBackend
+from bot.ports.lightning import LightningBackend
 
 __all__ = ["build_backend"]
 

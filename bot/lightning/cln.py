@@ -26,7 +26,7 @@ from typing import Any
 from pyln.client import LightningRpc, RpcError
 
 from bot.errors import LightningError, LightningUnavailable
-from bot.lightning.base import (
+from bot.ports.lightning import (
     DecodedInvoice,
     Invoice,
     InvoiceStatus,
@@ -69,7 +69,7 @@ class Backoff:
 
 
 class ClnBackend:
-    """:class:`~bot.lightning.base.LightningBackend` on Core Lightning (or the simnode)."""
+    """:class:`~bot.ports.lightning.LightningBackend` on Core Lightning (or the simnode)."""
 
     def __init__(
         self,

@@ -33,7 +33,6 @@ from bot.errors import (
     SessionError,
     ZapInvalid,
 )
-from bot.lightning.base import Invoice, InvoiceStatus, LightningBackend
 from bot.lnurl.admission import HOLDING_STATES, ConnectorView, HeldBy, ReservedFor, admit
 from bot.lnurl.hosts import loopback_deployment, usable_relays
 from bot.lnurl.icon import charger_icon_base64
@@ -48,16 +47,18 @@ from bot.lnurl.protocol import (
     pay_invoice_response,
     verify_response,
 )
-from bot.lnurl.quotes import Quoter, offer_price_text, price_point_now, static_quote
+from bot.lnurl.quotes import offer_price_text, price_point_now
 from bot.lnurl.reserve import admit_reservation, reservation_offer, wants_reservation
 from bot.ports import ReservationHolds
+from bot.ports.lightning import Invoice, InvoiceStatus, LightningBackend
 from bot.pricing.point import PriceAt
+from bot.reservations.book import ReservationBook
 from bot.reservations.service import new_id_tag, new_token
+from bot.sessions.quotes import Quoter, static_quote
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
-from bot.store.reservations import ReservationStore
 from bot.store.sessions import SessionStore
 
 __all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
@@ -105,7 +106,7 @@ class Checkout:
     ) -> None:
         self.site, self.backend, self.quote, self.clock = site, backend, quote, clock
         self.holds = holds  # reservations: a reserved driver's charge takes their connector
-        self.reservations = ReservationStore(db, clock=clock)
+        self.reservations = ReservationBook(db, clock=clock)
         self.prices = prices  # the price of the moment, shown in the offer's metadata
         self.invoice_expiry_s = invoice_expiry_s
         self.sessions = SessionStore(db, clock=clock)
@@ -231,7 +232,7 @@ class Checkout:
             raise ZapInvalid("replayed", "this zap request was used before; sign a new one")
         description = callback.invoice_description(offer)
         invoice = await self._new_invoice(charger, callback.amount_msat, description)
-        reservation = await self.reservations.create(
+        reservation = await self.reservations.open(
             charger.id,
             connector_id,
             token=new_token(),

@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bot.errors import LnurlError
-from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
 from bot.lnurl.protocol import PayOffer
+from bot.ports.bolt11 import DecodedInvoice, decode_invoice
 
 __all__ = ["callback_url", "check_pay_invoice", "lud_error", "parse_pay_request"]
 

@@ -1,6 +1,6 @@
 """What happens when our node says an invoice of ours is paid: receipt first, then session.
 
-:class:`ZapPayments` is the ``PaidInvoices`` handler of the :class:`~bot.lightning.watcher.
+:class:`ZapPayments` is the ``PaidInvoices`` handler of the :class:`~bot.lnurl.watcher.
 PaymentWatcher`, the only source of "paid": a zap receipt seen on a relay (ours or
 anyone's) is never taken as payment; nothing here even listens to relays.
 
@@ -26,11 +26,11 @@ from typing import Protocol
 
 from bot.config import ChargerConfig
 from bot.errors import ZapInvalid
-from bot.lightning.base import Invoice
 from bot.lnurl.checkout import INVOICE_LABEL_PREFIX
 from bot.lnurl.hosts import usable_relays
 from bot.nostr.zaps import build_zap_receipt, load_zap_request
 from bot.ports import ReservationPayments, SessionPayments
+from bot.ports.lightning import Invoice
 from bot.store.db import Database
 from bot.store.lightning import LightningStore, StoredInvoice
 from bot.store.lnurl import LnurlStore

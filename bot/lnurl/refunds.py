@@ -29,13 +29,13 @@ from functools import partial
 
 from bot.config import SessionsConfig
 from bot.errors import LightningError, LightningUnavailable, LnurlError
-from bot.lightning.base import LightningBackend, PaymentStatus
 from bot.lnurl.client import LnurlClient, lnurl_client
 from bot.lnurl.codec import encode_lnurl, lightning_address_url, lightning_uri
 from bot.lnurl.payer import check_pay_invoice
 from bot.lnurl.protocol import Urls
 from bot.lnurl.withdraw import WithdrawOffer, check_withdraw_invoice, parse_withdraw_callback
 from bot.ports import RefundEvents
+from bot.ports.lightning import LightningBackend, PaymentStatus
 from bot.store.db import Database
 from bot.store.refunds import Refund, RefundMethod, RefundStatus, RefundStore
 

@@ -2,7 +2,7 @@
 
 ``LnurlStack.build(config, db, backend, outbox=..., sessions=...)`` gives the pay and
 withdraw route providers (for the one :class:`~bot.lnurl.server.HttpServer`), the
-paid-invoice handler inside a :class:`~bot.lightning.watcher.PaymentWatcher` (a Service),
+paid-invoice handler inside a :class:`~bot.lnurl.watcher.PaymentWatcher` (a Service),
 and :class:`~bot.lnurl.refunds.Refunds` for the session layer.
 """
 
@@ -13,18 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.lightning.base import LightningBackend
-from bot.lightning.bolt11 import NETWORK_CURRENCY
-from bot.lightning.watcher import PaymentWatcher
 from bot.lnurl.checkout import Checkout, PaySite
 from bot.lnurl.pay import PayEndpoints
 from bot.lnurl.payments import ReceiptOutbox, ZapPayments
-from bot.lnurl.quotes import Quoter, static_quote
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import RouteProvider
+from bot.lnurl.watcher import PaymentWatcher
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.ports import RefundEvents, ReservationHolds, ReservationPayments, SessionPayments
+from bot.ports.bolt11 import NETWORK_CURRENCY
+from bot.ports.lightning import LightningBackend
 from bot.pricing.point import PriceAt
+from bot.sessions.quotes import Quoter, static_quote
 from bot.store.db import Database
 
 __all__ = ["LnurlStack"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import LnurlError
-from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
+from bot.ports.bolt11 import DecodedInvoice, decode_invoice
 
 __all__ = [
     "K1_BYTES",

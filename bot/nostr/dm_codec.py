@@ -16,9 +16,10 @@ from typing import Any, Literal
 
 import nostr_sdk
 
+from bot.config.keys import ChargerKeys
 from bot.errors import NostrError
 from bot.nostr.events import sign_event
-from bot.nostr.keys import ChargerKeys
+from bot.nostr.keys import sdk_keys
 
 __all__ = [
     "COMMANDS",
@@ -62,13 +63,13 @@ class IncomingDm:
 def gift_wrap(sender: ChargerKeys, recipient: str, text: str) -> str:
     """A NIP-17 kind 1059 gift wrap of a kind 14 ``text`` for ``recipient`` (hex)."""
     receiver = nostr_sdk.PublicKey.parse(recipient)
-    return str(nostr_sdk.nip17_make_private_msg(sender.sdk_keys, receiver, text).as_json())
+    return str(nostr_sdk.nip17_make_private_msg(sdk_keys(sender), receiver, text).as_json())
 
 
 def nip04_message(sender: ChargerKeys, recipient: str, text: str, created_at: int) -> str:
     """A legacy NIP-04 kind 4 DM (only sent when ``[dm] nip04_fallback`` is on)."""
     receiver = nostr_sdk.PublicKey.parse(recipient)
-    content = nostr_sdk.nip04_encrypt(sender.sdk_keys.secret_key(), receiver, text)
+    content = nostr_sdk.nip04_encrypt(sdk_keys(sender).secret_key(), receiver, text)
     return sign_event(sender, KIND_NIP04, content, [["p", recipient]], created_at)
 
 
@@ -85,7 +86,7 @@ def open_gift_wrap(receiver: ChargerKeys, wrap: Any) -> IncomingDm:
     """Unwrap a kind 1059 for ``receiver``; raise DmRejected unless it is genuine."""
     if wrap.kind().as_u16() != KIND_GIFT_WRAP:
         raise DmRejected("not a gift wrap")
-    secret = receiver.sdk_keys.secret_key()
+    secret = sdk_keys(receiver).secret_key()
     seal = _parse_event(_decrypt(secret, wrap.author(), wrap.content()), "seal")
     if seal.kind().as_u16() != KIND_SEAL or not seal.verify():
         raise DmRejected("seal is not a validly signed kind 13")
@@ -116,7 +117,7 @@ def open_nip04(receiver: ChargerKeys, event: Any) -> IncomingDm:
         raise DmRejected("kind 4 is not addressed to this charger")
     try:
         text = nostr_sdk.nip04_decrypt(
-            receiver.sdk_keys.secret_key(), event.author(), event.content()
+            sdk_keys(receiver).secret_key(), event.author(), event.content()
         )
     except Exception as exc:  # NostrSdkError: bad base64, bad padding, wrong key
         raise DmRejected("undecryptable kind 4") from exc

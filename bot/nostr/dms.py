@@ -15,9 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from bot.config.keys import ChargerKeys, npub_to_hex
 from bot.errors import NostrError
 from bot.nostr.dm_codec import gift_wrap, nip04_message
-from bot.nostr.keys import ChargerKeys, npub_to_hex
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.profiles import DriverProfile, fetch_profile, well_formed_lud16

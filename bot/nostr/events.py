@@ -17,7 +17,8 @@ import geohash2
 import nostr_sdk
 
 from bot.config import ChargerConfig, RelayConfig
-from bot.nostr.keys import ChargerKeys
+from bot.config.keys import ChargerKeys
+from bot.nostr.keys import sdk_keys
 
 __all__ = [
     "GEOHASH_PRECISION",
@@ -120,7 +121,7 @@ def sign_event(
         .tags([nostr_sdk.Tag.parse(list(tag)) for tag in tags])
         .custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
     )
-    return str(builder.finalize(keys.sdk_keys).as_json())
+    return str(builder.finalize(sdk_keys(keys)).as_json())
 
 
 def profile_content(charger: ChargerConfig, public_url: str, domain: str) -> str:

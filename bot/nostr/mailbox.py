@@ -11,6 +11,7 @@ import logging
 
 import nostr_sdk
 
+from bot.config.keys import ChargerKeys
 from bot.nostr.dm_codec import (
     KIND_GIFT_WRAP,
     KIND_NIP04,
@@ -19,7 +20,6 @@ from bot.nostr.dm_codec import (
     open_gift_wrap,
     open_nip04,
 )
-from bot.nostr.keys import ChargerKeys
 from bot.nostr.pool import RelayPool
 
 __all__ = ["Mailbox"]

@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 import nostr_sdk
 
 from bot.config import Config, RelayConfig
+from bot.config.keys import ChargerKeys
 from bot.errors import NostrError
-from bot.nostr.keys import ChargerKeys
+from bot.nostr.keys import sdk_keys
 
 __all__ = ["RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
 
@@ -143,7 +144,7 @@ class RelayPool:
                 # The authenticator is a callback from Rust into Python: it needs our loop.
                 nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
                 RelayPool._loop_users += 1
-                signer = nostr_sdk.SignerAuthenticator(self._auth_keys.sdk_keys)
+                signer = nostr_sdk.SignerAuthenticator(sdk_keys(self._auth_keys))
                 builder = builder.authenticator(signer)
             client = builder.build()
             # Stored before the first await: if start() is cancelled half-way, close()

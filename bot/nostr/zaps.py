@@ -27,9 +27,10 @@ from urllib.parse import urlsplit
 
 import nostr_sdk
 
+from bot.config.keys import ChargerKeys
 from bot.errors import LnurlError, ZapInvalid
-from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
-from bot.nostr.keys import ChargerKeys
+from bot.nostr.keys import sdk_keys
+from bot.ports.bolt11 import DecodedInvoice, decode_invoice
 
 __all__ = [
     "ZAP_RECEIPT_KIND",
@@ -432,5 +433,5 @@ def _preimage_matches(preimage: str, payment_hash: str) -> bool:
 def _sign(keys: ChargerKeys, kind: int, tags: list[list[str]], content: str, at: int) -> str:
     builder = nostr_sdk.EventBuilder(nostr_sdk.Kind(kind), content)
     builder = builder.tags([nostr_sdk.Tag.parse(tag) for tag in tags])
-    event = builder.custom_created_at(nostr_sdk.Timestamp.from_secs(at)).finalize(keys.sdk_keys)
+    event = builder.custom_created_at(nostr_sdk.Timestamp.from_secs(at)).finalize(sdk_keys(keys))
     return str(event.as_json())

@@ -22,16 +22,16 @@ from datetime import UTC, datetime
 
 from bot.config import ChargerConfig, Config
 from bot.errors import ZapchargeError
-from bot.notify.machine import Event
+from bot.notify import texts
+from bot.notify.machine import Event, State, advance
 from bot.ports import Messenger
 from bot.pricing.point import PriceAt
-from bot.reservations import texts
+from bot.reservations.book import ReservationBook
 from bot.sessions.machine import TOPUP_STATES
 from bot.sessions.settlement import format_msat
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.notify import NotifyStore
-from bot.store.reservations import ReservationStore
 from bot.store.sessions import SessionStore
 
 __all__ = ["NotifyService"]
@@ -57,7 +57,7 @@ class NotifyService:
         self.store = NotifyStore(db, clock=clock)
         self.chargers = ChargerStore(db)
         self.sessions = SessionStore(db, clock=clock)
-        self.reservations = ReservationStore(db, clock=clock)
+        self.reservations = ReservationBook(db, clock=clock)
 
     # -- the driver's commands --------------------------------------------------------------
 
@@ -82,9 +82,7 @@ class NotifyService:
         charger = self.config.charger(charger_id)
         name = charger.name if charger is not None else charger_id
         for request in await self.store.waiting(charger_id):
-            if request.driver_pubkey == pubkey and await self.store.move(
-                request.id, Event.DRIVER_OFF
-            ):
+            if request.driver_pubkey == pubkey and await self._move(request.id, Event.DRIVER_OFF):
                 return texts.notify_cancelled(name)
         return texts.notify_none(name)
 
@@ -103,7 +101,7 @@ class NotifyService:
         now = self.clock()
         waiting = await self.store.waiting()
         for request in waiting:
-            if now >= request.expires_at and await self.store.move(request.id, Event.TIME_UP):
+            if now >= request.expires_at and await self._move(request.id, Event.TIME_UP):
                 charger = self.config.charger(request.charger_id)
                 name = charger.name if charger is not None else request.charger_id
                 hours = self.settings.notify_max_hours
@@ -123,12 +121,16 @@ class NotifyService:
         if connector_id is None:
             return
         for request in await self.store.waiting(charger.id):
-            if now < request.expires_at and await self.store.move(request.id, Event.CONNECTOR_FREE):
+            if now < request.expires_at and await self._move(request.id, Event.CONNECTOR_FREE):
                 price, how = await self._offer(charger)
                 text = texts.notify_free(charger.name, connector_id, price, how)
                 await self._dm(charger.id, request.driver_pubkey, text)
                 log.info("told %s that %s is free", request.driver_pubkey[:12], charger.id)
                 return
+
+    async def _move(self, request_id: int, event: Event) -> bool:
+        new = advance(State.WAITING, event)  # only waiting requests move
+        return await self.store.move(request_id, State.WAITING.value, new.value)
 
     async def free_connector(self, charger: ChargerConfig) -> int | None:
         """A connector anyone may pay for now: online, Available, held by nobody."""

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from bot.errors import PricingError
-from bot.pricing.config import (
+from bot.config.pricing import (
     GreenPricing,
     PricingConfig,
     RateFeed,
@@ -24,6 +23,7 @@ from bot.pricing.config import (
     SpotPricing,
     StaticPricing,
 )
+from bot.errors import PricingError
 from bot.pricing.feeds import Feed, FeedKey
 from bot.pricing.green import Forecast, GreenSource, parse_forecast
 from bot.pricing.point import PriceSource

@@ -13,8 +13,8 @@ import json
 from datetime import datetime, tzinfo
 
 from bot.config import ChargerConfig, Config
+from bot.config.pricing import SchedulePricing
 from bot.errors import ConfigError
-from bot.pricing.config import SchedulePricing
 from bot.pricing.point import PricePoint
 from bot.pricing.service import PricingService, http_fetcher
 from bot.store import Database

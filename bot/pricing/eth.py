@@ -10,8 +10,6 @@ public key without its 0x04 prefix.
 
 from __future__ import annotations
 
-import re
-
 import coincurve
 from Cryptodome.Hash import keccak
 
@@ -19,12 +17,9 @@ from bot.errors import PricingError
 
 __all__ = [
     "keccak256",
-    "normalise_address",
     "personal_message_digest",
     "recover_address",
 ]
-
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def keccak256(data: bytes) -> bytes:
@@ -53,10 +48,3 @@ def recover_address(digest: bytes, signature: bytes) -> str:
     except (ValueError, TypeError) as exc:
         raise PricingError(f"no public key recovers from the signature: {exc}") from None
     return "0x" + keccak256(key.format(compressed=False)[1:])[-20:].hex()
-
-
-def normalise_address(text: str) -> str:
-    """A ``0x`` + 40 hex digit address, lower case (mixed-case checksums are not enforced)."""
-    if not ADDRESS.match(text):
-        raise ValueError(f"expected 0x and 40 hex digits, got {text!r}")
-    return text.lower()

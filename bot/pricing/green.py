@@ -33,9 +33,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from bot.config.pricing import GreenPricing
 from bot.errors import PricingError
 from bot.log import charger_log
-from bot.pricing.config import GreenPricing
 from bot.pricing.eth import keccak256, personal_message_digest, recover_address
 from bot.pricing.feeds import BasisLog, Feed, load_json, when_text
 from bot.pricing.point import RECHECK_AFTER, PricePoint, require_aware

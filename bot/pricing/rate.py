@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
+from bot.config.pricing import RateFeed
 from bot.errors import PricingError
-from bot.pricing.config import RateFeed
 from bot.pricing.feeds import Feed, load_json, redact_url, when_text
 
 __all__ = ["FeedRate", "FixedRate", "Rate", "RateProvider", "parse_rate"]

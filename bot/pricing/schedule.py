@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.pricing.config import SchedulePricing, Window
+from bot.config.pricing import SchedulePricing, Window
 from bot.pricing.point import PricePoint, require_aware
 
 __all__ = ["ScheduleSource", "occurrence", "resolve_wall_time", "schedule_price"]

@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 
 from bot.config import ChargerConfig
+from bot.config.pricing import StaticPricing
 from bot.errors import PriceFeedUnavailable, PricingError
 from bot.pricing.book import Clock, FeedBook, Fetch, build_source
-from bot.pricing.config import StaticPricing
 from bot.pricing.feeds import Feed
 from bot.pricing.point import PricePoint, PriceSource
 from bot.store.pricing import PriceFeedCache

@@ -26,9 +26,9 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+from bot.config.pricing import SpotPricing
 from bot.errors import PricingError
 from bot.log import charger_log
-from bot.pricing.config import SpotPricing
 from bot.pricing.feeds import BasisLog, Feed, load_json
 from bot.pricing.point import RECHECK_AFTER, FiatPrice, PricePoint, fiat_to_msat, require_aware
 from bot.pricing.rate import RateProvider

@@ -12,8 +12,8 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 
 from bot.errors import ZapInvalid
-from bot.lightning.base import Invoice, InvoiceStatus
 from bot.nostr.zaps import ZapReceipt
+from bot.ports.lightning import Invoice, InvoiceStatus
 
 __all__ = [
     "FREE_STATUSES",

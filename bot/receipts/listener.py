@@ -29,13 +29,10 @@ from typing import Any
 
 from bot.config import ChargerConfig, Config
 from bot.errors import LightningUnavailable, ZapInvalid
-from bot.lightning.base import Invoice, LightningBackend
-from bot.lnurl.quotes import Quoter, static_quote
 from bot.log import charger_log
-from bot.nostr.pool import RelayPool
-from bot.nostr.receipt_filter import zap_receipt_filter
 from bot.nostr.zaps import ZapReceipt, validate_zap_receipt
-from bot.ports import SessionPayments
+from bot.ports import SessionPayments, ZapReceiptFeed
+from bot.ports.lightning import Invoice, LightningBackend
 from bot.receipts.checks import (
     choose_connector,
     confirm_payment,
@@ -46,6 +43,7 @@ from bot.receipts.checks import (
 )
 from bot.receipts.pinning import PubkeyLookup, fetch_nostr_pubkey, trusted_zappers
 from bot.sessions.machine import State
+from bot.sessions.quotes import Quoter, static_quote
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.receipts import Claim, ReceiptStore
@@ -65,7 +63,7 @@ class ReceiptListener:
     def __init__(
         self,
         chargers: Sequence[ChargerConfig],
-        pool: RelayPool,
+        feed: ZapReceiptFeed,
         db: Database,
         backend: LightningBackend,
         payments: SessionPayments,
@@ -80,7 +78,7 @@ class ReceiptListener:
         node_retry_s: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
     ) -> None:
         self._chargers = {c.keys.public_key_hex: c for c in chargers if c.zapper is not None}
-        self._pool, self._backend, self._payments = pool, backend, payments
+        self._feed, self._backend, self._payments = feed, backend, payments
         self._currency = currency_of(network)
         self._lookup, self._quote, self._clock = lookup, quote, clock
         self._margin_s, self._max_age_s = margin_s, max_age_s
@@ -97,7 +95,7 @@ class ReceiptListener:
         cls,
         config: Config,
         db: Database,
-        pool: RelayPool,
+        feed: ZapReceiptFeed,
         backend: LightningBackend,
         payments: SessionPayments,
         **options: Any,
@@ -106,7 +104,7 @@ class ReceiptListener:
         if not any(c.zapper for c in config.chargers):
             return None
         network = config.lightning.network
-        return cls(config.chargers, pool, db, backend, payments, network=network, **options)
+        return cls(config.chargers, feed, db, backend, payments, network=network, **options)
 
     async def start(self) -> None:
         """Pin the zapper keys (ConfigError refuses to start) and finish claimed receipts."""
@@ -118,17 +116,14 @@ class ReceiptListener:
     async def run(self) -> None:
         await self.start()
         since = since_for(await self.store.cursor(), self._clock(), self._margin_s)
-        sub = await self._pool.subscribe([zap_receipt_filter(list(self._chargers), since)])
-        self.ready.set()
-        log.info("listening for zap receipts of %d charger(s) since %d", len(self._chargers), since)
-        try:
+        async with self._feed.zap_receipts(list(self._chargers), since) as receipts:
+            self.ready.set()
+            count = len(self._chargers)
+            log.info("listening for zap receipts of %d charger(s) since %d", count, since)
             async with asyncio.TaskGroup() as group:
-                while True:
-                    event = await sub.next()
+                async for raw_json in receipts:
                     await self._slots.acquire()
-                    group.create_task(self._handle_in_slot(str(event.as_json())))
-        finally:
-            await self._pool.unsubscribe(sub)
+                    group.create_task(self._handle_in_slot(raw_json))
 
     async def _handle_in_slot(self, raw_json: str) -> None:
         try:

@@ -25,13 +25,13 @@ from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerReservations, Messenger
 from bot.reservations import texts
+from bot.reservations.book import Reservation, ReservationBook
 from bot.reservations.machine import Event, State, cancel_refund
 from bot.sessions.ids import id_tag_for
 from bot.sessions.machine import State as SessionState
 from bot.sessions.texts import RESERVATION_REFUND_REASON
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
-from bot.store.reservations import Reservation, ReservationStore
 from bot.store.sessions import SessionStore, TopUpResult
 
 __all__ = ["ReservationService", "new_id_tag", "new_token"]
@@ -64,7 +64,7 @@ class ReservationService:
     ) -> None:
         self.config, self.control, self.messenger = config, control, messenger
         self.clock, self.tick_s = clock, tick_s
-        self.store = ReservationStore(db, clock=clock)
+        self.store = ReservationBook(db, clock=clock)
         self.sessions = SessionStore(db, clock=clock)
         self.chargers = ChargerStore(db)
         self._offline_since: dict[str, float] = {}

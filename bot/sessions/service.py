@@ -24,8 +24,8 @@ from dataclasses import replace
 
 from bot.config import Config
 from bot.errors import ChargerOffline
-from bot.lightning.base import InvoiceStatus, LightningBackend
 from bot.ports import ChargerControl, Messenger, MeterSample, StatusSink
+from bot.ports.lightning import InvoiceStatus, LightningBackend
 from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
 from bot.sessions.metering import latest_power, latest_register, latest_soc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.lightning.base import Invoice, InvoiceStatus
+from bot.ports.lightning import Invoice, InvoiceStatus
 from bot.store.db import Database, Row
 
 __all__ = ["PAY_INDEX_KEY", "LightningStore", "StoredInvoice"]

@@ -1,6 +1,6 @@
-"""The notice requests repository (``notify_requests``): rows, and compare-and-set moves
-through the table of :mod:`bot.notify.machine`. The id is the fair order: first asked,
-first told."""
+"""Rows of ``notify_requests`` and their compare-and-set moves; states are plain strings
+(the caller checks each move against :mod:`bot.notify.machine`). The id is the fair order:
+first asked, first told."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.notify.machine import Event, State, advance
 from bot.store.db import Database, Row
 
 __all__ = ["NoticeRequest", "NotifyStore"]
@@ -20,16 +19,18 @@ class NoticeRequest:
     id: int
     charger_id: str
     driver_pubkey: str
-    state: State
+    state: str
     created_at: float
     expires_at: float
     ended_at: float | None
 
     @classmethod
     def from_row(cls, row: Row) -> NoticeRequest:
-        values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["state"] = State(row["state"])
-        return cls(**values)
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+WAITING = "waiting"  # the one state the partial UNIQUE index of 0071_notify.sql names
+TOLD = "told"
 
 
 class NotifyStore:
@@ -44,7 +45,7 @@ class NotifyStore:
             await self._db.insert(
                 "INSERT INTO notify_requests (charger_id, driver_pubkey, state, created_at,"
                 " expires_at) VALUES (?, ?, ?, ?, ?)",
-                (charger_id, driver_pubkey, State.WAITING.value, self._clock(), expires_at),
+                (charger_id, driver_pubkey, WAITING, self._clock(), expires_at),
             )
         except sqlite3.IntegrityError:
             return False
@@ -55,35 +56,34 @@ class NotifyStore:
         if charger_id is None:
             rows = await self._db.fetchall(
                 "SELECT * FROM notify_requests WHERE state = ? ORDER BY id",
-                (State.WAITING.value,),
+                (WAITING,),
             )
         else:
             rows = await self._db.fetchall(
                 "SELECT * FROM notify_requests WHERE state = ? AND charger_id = ? ORDER BY id",
-                (State.WAITING.value, charger_id),
+                (WAITING, charger_id),
             )
         return [NoticeRequest.from_row(row) for row in rows]
 
     async def waiting_of(self, driver_pubkey: str) -> list[NoticeRequest]:
         rows = await self._db.fetchall(
             "SELECT * FROM notify_requests WHERE state = ? AND driver_pubkey = ? ORDER BY id",
-            (State.WAITING.value, driver_pubkey),
+            (WAITING, driver_pubkey),
         )
         return [NoticeRequest.from_row(row) for row in rows]
 
     async def last_told_at(self, charger_id: str) -> float | None:
         row = await self._db.fetchone(
             "SELECT MAX(ended_at) AS at FROM notify_requests WHERE charger_id = ? AND state = ?",
-            (charger_id, State.TOLD.value),
+            (charger_id, TOLD),
         )
         return None if row is None or row["at"] is None else float(row["at"])
 
-    async def move(self, request_id: int, event: Event) -> bool:
-        """waiting -> wherever ``event`` leads; True for the one caller that moved it."""
-        new = advance(State.WAITING, event)
+    async def move(self, request_id: int, expected: str, new: str) -> bool:
+        """``expected`` -> ``new``; True for the one caller that moved it."""
         changed = await self._db.execute(
             "UPDATE notify_requests SET state = ?, ended_at = ? WHERE id = ? AND state = ?",
-            (new.value, self._clock(), request_id, State.WAITING.value),
+            (new, self._clock(), request_id, expected),
         )
         return changed == 1
 

@@ -1,8 +1,9 @@
-"""The reservations repository: rows of ``reservations`` and their transition log.
+"""Rows of ``reservations`` and their transition log; no rules (those, and the typed
+record, are :mod:`bot.reservations.book`'s).
 
 A state change is a compare-and-set (``UPDATE ... WHERE id = ? AND state = ?``) in the same
-transaction as its log row, checked against the table of :mod:`bot.reservations.machine`:
-of two callers that both try to move a reservation on, exactly one wins.
+transaction as its log row: of two callers that both try to move a reservation on, exactly
+one wins. States are plain strings here; the caller has checked the move against the table.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import SessionError
-from bot.reservations.machine import ACTIVE, HOLDING, Event, State, advance
-from bot.sessions.tariff import Quote
+from bot.errors import StoreError
 from bot.store.db import Database, Row
 
-__all__ = ["MUTABLE_FIELDS", "Reservation", "ReservationStore"]
+__all__ = ["MUTABLE_FIELDS", "ReservationRow", "ReservationStore"]
 
 MUTABLE_FIELDS = frozenset(
     {
@@ -37,16 +36,16 @@ MUTABLE_FIELDS = frozenset(
 
 
 @dataclass(frozen=True)
-class Reservation:
+class ReservationRow:
     id: int  # also the OCPP reservationId
     charger_id: str
     connector_id: int
-    state: State
+    state: str
     token: str = field(repr=False)
     id_tag: str
     payer_pubkey: str | None
     payer_relays: tuple[str, ...]
-    quote: Quote
+    quote: str  # Quote.to_json()
     payment_hash: str
     fee_msat: int
     minutes: float
@@ -63,11 +62,9 @@ class Reservation:
     updated_at: float
 
     @classmethod
-    def from_row(cls, row: Row) -> Reservation:
+    def from_row(cls, row: Row) -> ReservationRow:
         values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["state"] = State(row["state"])
         values["payer_relays"] = tuple(json.loads(row["payer_relays"]))
-        values["quote"] = Quote.from_json(row["quote"])
         values["release_pending"] = bool(row["release_pending"])
         return cls(**values)
 
@@ -86,11 +83,12 @@ class ReservationStore:
         id_tag: str,
         payer_pubkey: str | None,
         payer_relays: Sequence[str],
-        quote: Quote,
+        quote: str,
         payment_hash: str,
         fee_msat: int,
         minutes: float,
-    ) -> Reservation:
+        state: str,
+    ) -> ReservationRow:
         now = self._clock()
         new_id = await self._db.insert(
             "INSERT INTO reservations (charger_id, connector_id, state, token, id_tag,"
@@ -99,12 +97,12 @@ class ReservationStore:
             (
                 charger_id,
                 connector_id,
-                State.QUOTED.value,
+                state,
                 token,
                 id_tag,
                 payer_pubkey,
                 json.dumps(list(payer_relays)),
-                quote.to_json(),
+                quote,
                 payment_hash,
                 fee_msat,
                 minutes,
@@ -112,81 +110,67 @@ class ReservationStore:
                 now,
             ),
         )
-        return await self.load(new_id)
-
-    async def get(self, reservation_id: int) -> Reservation | None:
-        return await self._one("id = ?", (reservation_id,))
-
-    async def load(self, reservation_id: int) -> Reservation:
-        found = await self.get(reservation_id)
-        if found is None:
-            raise SessionError(f"no reservation {reservation_id}")
+        found = await self.get(new_id)
+        assert found is not None  # just inserted, in this process
         return found
 
-    async def by_payment_hash(self, payment_hash: str) -> Reservation | None:
+    async def get(self, reservation_id: int) -> ReservationRow | None:
+        return await self._one("id = ?", (reservation_id,))
+
+    async def by_payment_hash(self, payment_hash: str) -> ReservationRow | None:
         return await self._one("payment_hash = ?", (payment_hash,))
 
-    async def by_token(self, token: str) -> Reservation | None:
+    async def by_token(self, token: str) -> ReservationRow | None:
         return await self._one("token = ?", (token,))
 
-    async def in_states(self, states: Collection[State]) -> list[Reservation]:
-        values = [s.value for s in states]
+    async def in_states(
+        self, states: Collection[str], charger_id: str | None = None
+    ) -> list[ReservationRow]:
+        values = list(states)
+        where = f"state IN ({_marks(values)})"
+        if charger_id is not None:
+            where, values = f"charger_id = ? AND {where}", [charger_id, *values]
         rows = await self._db.fetchall(
-            f"SELECT * FROM reservations WHERE state IN ({_marks(values)}) ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
+            f"SELECT * FROM reservations WHERE {where} ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
             values,
         )
-        return [Reservation.from_row(row) for row in rows]
+        return [ReservationRow.from_row(row) for row in rows]
 
-    async def active(self) -> list[Reservation]:
-        """Every reservation a restarted service must look after (machine.ACTIVE)."""
-        return await self.in_states(ACTIVE)
-
-    async def holding(self, charger_id: str) -> list[Reservation]:
-        """Paid reservations not over yet on a charger: their connectors are held."""
-        values = [s.value for s in HOLDING]
-        where = f"charger_id = ? AND state IN ({_marks(values)}) ORDER BY id"
-        rows = await self._db.fetchall(
-            f"SELECT * FROM reservations WHERE {where}",  # noqa: S608 -- only placeholders are interpolated
-            [charger_id, *values],
-        )
-        return [Reservation.from_row(row) for row in rows]
-
-    async def to_release(self) -> list[Reservation]:
+    async def to_release(self) -> list[ReservationRow]:
         rows = await self._db.fetchall(
             "SELECT * FROM reservations WHERE release_pending = 1 ORDER BY id"
         )
-        return [Reservation.from_row(row) for row in rows]
+        return [ReservationRow.from_row(row) for row in rows]
 
-    async def apply(
-        self, reservation_id: int, expected: State, event: Event, **fields: Any
-    ) -> Reservation | None:
-        """Move on by ``event`` from ``expected`` and set ``fields``, atomically; None when
-        the reservation was not in ``expected`` (another caller won)."""
-        new = advance(expected, event)
+    async def transition(
+        self, reservation_id: int, expected: str, new: str, event: str, **fields: Any
+    ) -> ReservationRow | None:
+        """From ``expected`` to ``new`` and set ``fields``, atomically, with its log row;
+        None when the reservation was not in ``expected`` (another caller won)."""
         async with self._db.transaction() as tx:
-            values = {"state": new.value, **_checked(fields)}
+            values = {"state": new, **_checked(fields)}
             columns = "".join(f", {name} = ?" for name in values)
             changed = await tx.execute(
                 f"UPDATE reservations SET updated_at = ?{columns} WHERE id = ? AND state = ?",  # noqa: S608 -- column names come from MUTABLE_FIELDS
-                (self._clock(), *values.values(), reservation_id, expected.value),
+                (self._clock(), *values.values(), reservation_id, expected),
             )
             if changed != 1:
                 return None
             await tx.execute(
                 "INSERT INTO reservation_transitions (reservation_id, from_state, to_state,"
                 " event, at) VALUES (?, ?, ?, ?, ?)",
-                (reservation_id, expected.value, new.value, event.value, self._clock()),
+                (reservation_id, expected, new, event, self._clock()),
             )
             row = await tx.fetchone("SELECT * FROM reservations WHERE id = ?", (reservation_id,))
-        return Reservation.from_row(row) if row else None
+        return ReservationRow.from_row(row) if row else None
 
-    async def update(self, reservation_id: int, expected: State, **fields: Any) -> bool:
+    async def update(self, reservation_id: int, expected: str, **fields: Any) -> bool:
         """Facts without a state change, only while still in ``expected``."""
         values = _checked(fields)
         columns = ", ".join(f"{name} = ?" for name in values)
         changed = await self._db.execute(
             f"UPDATE reservations SET updated_at = ?, {columns} WHERE id = ? AND state = ?",  # noqa: S608 -- column names come from MUTABLE_FIELDS
-            (self._clock(), *values.values(), reservation_id, expected.value),
+            (self._clock(), *values.values(), reservation_id, expected),
         )
         return changed == 1
 
@@ -205,23 +189,23 @@ class ReservationStore:
         )
         return changed == 1
 
-    async def history(self, reservation_id: int) -> list[tuple[State, State, Event]]:
+    async def history(self, reservation_id: int) -> list[tuple[str, str, str]]:
         rows = await self._db.fetchall(
             "SELECT from_state, to_state, event FROM reservation_transitions"
             " WHERE reservation_id = ? ORDER BY id",
             (reservation_id,),
         )
-        return [(State(r["from_state"]), State(r["to_state"]), Event(r["event"])) for r in rows]
+        return [(r["from_state"], r["to_state"], r["event"]) for r in rows]
 
-    async def _one(self, where: str, params: Sequence[Any]) -> Reservation | None:
+    async def _one(self, where: str, params: Sequence[Any]) -> ReservationRow | None:
         row = await self._db.fetchone(f"SELECT * FROM reservations WHERE {where}", params)  # noqa: S608 -- callers pass fixed SQL
-        return Reservation.from_row(row) if row else None
+        return ReservationRow.from_row(row) if row else None
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - MUTABLE_FIELDS
     if unknown:
-        raise SessionError(f"cannot set reservation fields {sorted(unknown)}")
+        raise StoreError(f"cannot set reservation fields {sorted(unknown)}")
     return {k: int(v) if isinstance(v, bool) else v for k, v in fields.items()}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nostr_sdk
 
+from bot.nostr.keys import sdk_keys
 from bot.nostr.outbox import Outbox
 from bot.nostr.relay import local_relay
 from tests.lnurl.support import Site, pay_site, receipts_flowing
@@ -33,7 +34,7 @@ class ZapWorld:
 
     async def publish_profile(self, lud16: str | None) -> None:
         """The charger's kind 0, as the presence publisher would put it on the relays."""
-        keys = self.site.config.chargers[0].keys.sdk_keys
+        keys = sdk_keys(self.site.config.chargers[0].keys)
         content = {"name": "Charger cp-001"} | ({"lud16": lud16} if lud16 else {})
         event = nostr_sdk.EventBuilder(nostr_sdk.Kind(0), json.dumps(content)).finalize(keys)
         await self.outbox.wait_delivered(await self.outbox.enqueue(event.as_json()))

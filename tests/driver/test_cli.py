@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 
 from bot.config import load_config
+from bot.config.keys import generate_keys
 from bot.lightning.simnode import serve_in_process
-from bot.nostr.keys import generate_keys, write_key_file
+from bot.nostr.keys import write_key_file
 from bot.nostr.relay import local_relay
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.store.sessions import SessionStore

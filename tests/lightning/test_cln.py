@@ -11,10 +11,10 @@ import bolt11
 import pytest
 
 from bot.errors import LightningError, LightningUnavailable
-from bot.lightning.base import Invoice, InvoiceStatus, PaymentStatus
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, read_payments, serve_in_process
+from bot.ports.bolt11 import decode_invoice
+from bot.ports.lightning import Invoice, InvoiceStatus, PaymentStatus
 from tests.helpers import scaled
 from tests.lightning.conftest import FAST_BACKOFF
 

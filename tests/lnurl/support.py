@@ -25,12 +25,12 @@ from bot.app import register_chargers
 from bot.config import Config, ListenAddress, load_config
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient, serve_in_process
-from bot.lightning.watcher import PaymentWatcher
 from bot.lnurl.checkout import Checkout, PaySite
 from bot.lnurl.pay import PayEndpoints
 from bot.lnurl.payments import ZapPayments
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
+from bot.lnurl.watcher import PaymentWatcher
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool

@@ -15,9 +15,9 @@ from typing import Any
 import lnurl
 import pytest
 
-from bot.lightning.bolt11 import decode_invoice
 from bot.lnurl.codec import lightning_address_url
 from bot.nostr.zaps import build_zap_request
+from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
 from bot.store.sessions import SessionStore
 from tests.lnurl.support import Site, move_session, pay_site, set_charger

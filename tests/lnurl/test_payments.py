@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.lightning.base import Invoice, InvoiceStatus
-from bot.lightning.bolt11 import decode_invoice
 from bot.lnurl.checkout import INVOICE_LABEL_PREFIX
 from bot.lnurl.payments import ZapPayments
 from bot.nostr.zaps import build_zap_request, validate_zap_receipt
+from bot.ports.bolt11 import decode_invoice
+from bot.ports.lightning import Invoice, InvoiceStatus
 from bot.store.lnurl import LnurlStore
 from tests.lnurl.support import RecordingOutbox, Site, pay_site
 from tests.nostr.events import TestKey, schnorr_valid

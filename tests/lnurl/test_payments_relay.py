@@ -14,7 +14,6 @@ from typing import Any
 import nostr_sdk
 import pytest
 
-from bot.lightning.bolt11 import decode_invoice
 from bot.nostr.relay import local_relay
 from bot.nostr.zaps import (
     build_zap_receipt,
@@ -22,6 +21,7 @@ from bot.nostr.zaps import (
     load_zap_request,
     validate_zap_receipt,
 )
+from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import State
 from bot.store.sessions import SessionStore
 from tests.helpers import scaled

@@ -12,7 +12,6 @@ import pytest
 
 from bot.config import ChargerConfig, Connector, Tariff
 from bot.errors import LnurlError, ZapInvalid
-from bot.lightning.bolt11 import decode_invoice
 from bot.lnurl.protocol import (
     PayOffer,
     Urls,
@@ -28,6 +27,7 @@ from bot.lnurl.protocol import (
     query_values,
     verify_response,
 )
+from bot.ports.bolt11 import decode_invoice
 from tests.lnurl.invoices import issue_invoice
 from tests.nostr.events import TestKey
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.config import ChargerConfig, FiatPrices, load_config
-from bot.lnurl.quotes import offer_price_text, price_point_now, pricing_quote, static_quote
+from bot.lnurl.quotes import offer_price_text, price_point_now
 from bot.pricing.point import FiatPrice, PricePoint
 from bot.pricing.service import PricingService
+from bot.sessions.quotes import pricing_quote, static_quote
 from tests.helpers import write_config
 
 NOW = 1_717_243_200.0  # 2024-06-01 12:00 UTC

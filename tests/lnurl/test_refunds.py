@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import ListenAddress
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.simnode import read_payments
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
+from bot.ports.bolt11 import decode_invoice
 from bot.store.refunds import RefundMethod, RefundStatus
 from tests.helpers import scaled
 from tests.lnurl.invoices import issue_invoice

@@ -10,10 +10,10 @@ from pathlib import Path
 import lnurl
 import pytest
 
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.simnode import read_payments
 from bot.lnurl.codec import decode_lnurl
 from bot.lnurl.refunds import WithdrawLink
+from bot.ports.bolt11 import decode_invoice
 from bot.store.refunds import RefundStatus
 from tests.lnurl.invoices import issue_invoice
 from tests.lnurl.support import REFUND, Site, pay_site, refunding_session

@@ -10,10 +10,9 @@ import hashlib
 import json
 from typing import Any
 
-import nostr_sdk
 from coincurve import PrivateKey, PublicKeyXOnly
 
-from bot.nostr.keys import ChargerKeys
+from bot.config.keys import ChargerKeys
 
 __all__ = ["TestKey", "compute_id", "schnorr_valid"]
 
@@ -39,7 +38,7 @@ class TestKey:
         self._private = PrivateKey(bytes.fromhex(secret_hex))
         self.secret_hex = secret_hex
         self.pubkey = self._private.public_key_xonly.format().hex()
-        self.keys = ChargerKeys(nostr_sdk.Keys.parse(secret_hex))
+        self.keys = ChargerKeys.from_secret(bytes.fromhex(secret_hex))
 
     def event(
         self,

@@ -16,7 +16,7 @@ import nostr_sdk
 
 from bot.app import register_chargers
 from bot.config import ChargerConfig, Config, Connector, RelayConfig, Tariff, load_config
-from bot.nostr.keys import ChargerKeys, generate_keys
+from bot.config.keys import ChargerKeys, generate_keys
 from bot.nostr.pool import RelayPool
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.store import Database

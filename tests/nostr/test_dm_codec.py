@@ -7,6 +7,7 @@ from typing import Any
 import nostr_sdk
 import pytest
 
+from bot.config.keys import generate_keys
 from bot.nostr.dm_codec import (
     DmRejected,
     gift_wrap,
@@ -16,7 +17,6 @@ from bot.nostr.dm_codec import (
     parse_command,
     recipient_of,
 )
-from bot.nostr.keys import generate_keys
 from tests.nostr.support import rumor_json, wrap_by_hand
 
 V2 = nostr_sdk.Nip44Version.V2

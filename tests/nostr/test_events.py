@@ -8,6 +8,7 @@ import coincurve
 import pytest
 
 from bot.config import RelayConfig
+from bot.config.keys import generate_keys
 from bot.nostr.events import (
     ChargerSnapshot,
     ConnectorState,
@@ -22,7 +23,6 @@ from bot.nostr.events import (
     status_text,
     user_status_tags,
 )
-from bot.nostr.keys import generate_keys
 from tests.nostr.support import make_charger
 
 LADDER = ["u", "u2", "u28", "u281", "u281z", "u281z7", "u281z7j", "u281z7j5", "u281z7j5e"]

@@ -14,6 +14,7 @@ import pytest
 from bot.config import Config
 from bot.nostr.dms import DirectMessenger
 from bot.nostr.inbox import DmReceiver
+from bot.nostr.keys import sdk_keys
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay
@@ -142,7 +143,7 @@ async def test_each_dm_is_handled_once_across_relays_and_restarts(
             await wait_until(lambda: _calls(bot, 1), what="command")
             # The same rumor in a second gift wrap is the same message.
             rumor = nostr_sdk.UnwrappedGift.from_gift_wrap(
-                bot.config.chargers[0].keys.sdk_keys, wrap
+                sdk_keys(bot.config.chargers[0].keys), wrap
             ).rumor()
             rewrapped = nostr_sdk.nip59_make_gift_wrap(
                 driver.keys, nostr_sdk.PublicKey.parse(bot.charger), rumor
@@ -179,7 +180,7 @@ async def test_own_chargers_and_chatty_senders_get_no_answer(
     try:
         async with bot.started(max_commands_per_hour=2), Driver([relay.url]) as driver:
             from_b = Driver([relay.url])
-            from_b.keys = b.keys.sdk_keys
+            from_b.keys = sdk_keys(b.keys)
             async with from_b:
                 await from_b.publish(from_b.nip17_to(a.keys.public_key_hex, "help"))
             for text in ("status", "status?", "status!"):  # equal rumors would be one message

@@ -1,81 +1,13 @@
 from __future__ import annotations
 
-import logging
-import stat
-from pathlib import Path
-
-import pytest
-
-from bot.errors import ConfigError
-from bot.nostr.keys import generate_keys, load_key_file, npub_to_hex, write_key_file
+from bot.config.keys import generate_keys
+from bot.nostr.keys import sdk_keys
 
 
-def test_key_file_is_created_with_mode_0600(tmp_path: Path) -> None:
-    path = tmp_path / "cp.key"
+def test_sdk_keys_are_made_from_the_configs_plain_bytes() -> None:
     keys = generate_keys()
-    write_key_file(path, keys)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().startswith("nsec1")
-    assert load_key_file(path, None) == keys
-
-
-def test_key_file_is_never_overwritten(tmp_path: Path) -> None:
-    path = tmp_path / "cp.key"
-    write_key_file(path, generate_keys())
-    with pytest.raises(FileExistsError):
-        write_key_file(path, generate_keys())
-
-
-@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o700 | 0o001])
-def test_loose_permissions_are_refused(tmp_path: Path, mode: int) -> None:
-    path = tmp_path / "cp.key"
-    write_key_file(path, generate_keys())
-    path.chmod(mode)
-    with pytest.raises(ConfigError, match="accessible by others"):
-        load_key_file(path, None)
-
-
-def test_nip49_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "cp.key"
-    keys = generate_keys()
-    write_key_file(path, keys, passphrase="correct horse")
-    text = path.read_text()
-    assert text.startswith("ncryptsec1")
-    assert keys.nsec() not in text
-    assert load_key_file(path, "correct horse") == keys
-
-
-def test_nip49_wrong_passphrase_is_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "cp.key"
-    write_key_file(path, generate_keys(), passphrase="correct horse")
-    with pytest.raises(ConfigError, match="wrong passphrase") as info:
-        load_key_file(path, "battery staple")
-    assert "ncryptsec" not in str(info.value).replace("ncryptsec1...", "")
-
-
-def test_nip49_official_vector() -> None:
-    # The NIP-49 text's own example: decrypting it with "nostr" gives this secret key.
-    import nostr_sdk
-
-    encrypted = (
-        "ncryptsec1qgg9947rlpvqu76pj5ecreduf9jxhselq2nae2kghhvd5g7dgjtcxfqtd67p9m0w57lspw8gsq6yph"
-        "nm8623nsl8xn9j4jdzz84zm3frztj3z7s35vpzmqf6ksu8r89qk5z2zxfmu5gv8th8wclt0h4p"
-    )
-    secret = nostr_sdk.EncryptedSecretKey.from_bech32(encrypted).decrypt("nostr")
-    assert secret.to_hex() == "3501454135014541350145413501453fefb02227e449e57cf4d3a3ce05378683"
-
-
-def test_repr_and_logs_show_no_secret(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    keys = generate_keys()
-    with caplog.at_level(logging.DEBUG):
-        logging.getLogger("test").info("loaded %r", keys)
-    assert keys.nsec() not in caplog.text
-    assert keys.npub in repr(keys)
-
-
-def test_npub_to_hex() -> None:
-    keys = generate_keys()
-    assert npub_to_hex(keys.npub) == keys.public_key_hex
-    assert npub_to_hex(keys.public_key_hex) == keys.public_key_hex
-    with pytest.raises(ValueError, match="not a public key"):
-        npub_to_hex("npub1garbage")
+    made = sdk_keys(keys)
+    assert made.public_key().to_hex() == keys.public_key_hex
+    assert made.secret_key().to_hex() == keys.secret.hex()
+    assert made.public_key().to_bech32() == keys.npub
+    assert sdk_keys(keys) is made  # made once per keypair

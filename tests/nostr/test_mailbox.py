@@ -5,8 +5,8 @@ import time
 import nostr_sdk
 
 from bot.config import RelayConfig
+from bot.config.keys import generate_keys
 from bot.nostr.dm_codec import gift_wrap, nip04_message
-from bot.nostr.keys import generate_keys
 from bot.nostr.mailbox import Mailbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay

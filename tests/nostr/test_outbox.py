@@ -9,9 +9,9 @@ import nostr_sdk
 import pytest
 
 from bot.config import RelayConfig
+from bot.config.keys import generate_keys
 from bot.errors import NostrError
 from bot.nostr.events import sign_event
-from bot.nostr.keys import generate_keys
 from bot.nostr.outbox import Delivery, Outbox, is_final_rejection, parse_outgoing
 from bot.nostr.pool import RelayAnswer, RelayPool
 from bot.nostr.relay import LocalRelay, free_port

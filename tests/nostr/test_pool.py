@@ -6,8 +6,8 @@ import nostr_sdk
 import pytest
 
 from bot.config import RelayConfig
+from bot.config.keys import generate_keys
 from bot.errors import NostrError
-from bot.nostr.keys import generate_keys
 from bot.nostr.pool import RelayPool, normalize_relay_url
 from bot.nostr.relay import LocalRelay, free_port, local_relay
 from tests.helpers import scaled

@@ -13,13 +13,13 @@ import nostr_sdk
 import pytest
 
 from bot.config import Config
+from bot.config.pricing import parse_pricing
 from bot.nostr.addresses import AddressBook
 from bot.nostr.events import ChargerSnapshot, ConnectorState, status_tags
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import LocalRelay
 from bot.nostr.status import StatusPublisher, TariffPrices, snapshot_of
-from bot.pricing.config import parse_pricing
 from bot.pricing.point import PricePoint
 from bot.pricing.service import PricingService
 from bot.store import Database

@@ -6,7 +6,6 @@ import pytest
 from bot.errors import PricingError
 from bot.pricing.eth import (
     keccak256,
-    normalise_address,
     personal_message_digest,
     recover_address,
 )
@@ -59,9 +58,3 @@ def test_another_message_recovers_another_address() -> None:
 def test_bad_signatures_are_refused(signature: bytes, words: str) -> None:
     with pytest.raises(PricingError, match=words):
         recover_address(bytes.fromhex(WEB3_DIGEST), signature)
-
-
-def test_addresses_are_normalised_and_checked() -> None:
-    assert normalise_address("0x2C7536E3605D9C16a7a3D7b1898e529396a65c23") == WEB3_ADDRESS
-    with pytest.raises(ValueError, match="40 hex digits"):
-        normalise_address("2c7536e3605d9c16a7a3d7b1898e529396a65c23")

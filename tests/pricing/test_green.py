@@ -7,8 +7,8 @@ from typing import Any
 import coincurve
 import pytest
 
+from bot.config.pricing import GreenPricing, parse_pricing
 from bot.errors import PricingError
-from bot.pricing.config import GreenPricing, parse_pricing
 from bot.pricing.green import green_price, parse_forecast
 from tests.pricing.feeds import address_of, forecast_data, sign_envelope
 

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from bot.config.pricing import RateFeed
 from bot.errors import PricingError
-from bot.pricing.config import RateFeed
 from bot.pricing.rate import parse_rate
 
 

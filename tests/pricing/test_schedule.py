@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.pricing.config import SchedulePricing, parse_pricing
+from bot.config.pricing import SchedulePricing, parse_pricing
 from bot.pricing.schedule import ScheduleSource, resolve_wall_time, schedule_price
 
 BERLIN = ZoneInfo("Europe/Berlin")

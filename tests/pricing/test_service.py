@@ -14,8 +14,8 @@ from typing import Any
 import coincurve
 import pytest
 
+from bot.config.pricing import PricingConfig, parse_pricing
 from bot.pricing.book import FeedBook, build_source
-from bot.pricing.config import PricingConfig, parse_pricing
 from bot.pricing.point import PricePoint
 from bot.pricing.service import PricingService, http_fetcher
 from bot.store import Database

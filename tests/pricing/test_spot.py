@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.config.pricing import SpotPricing, parse_pricing
 from bot.errors import PricingError
-from bot.pricing.config import SpotPricing, parse_pricing
 from bot.pricing.point import fiat_to_msat
 from bot.pricing.spot import parse_spot, spot_fiat_per_kwh
 from tests.pricing.feeds import spot_document

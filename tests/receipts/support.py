@@ -16,12 +16,13 @@ from typing import Any
 import nostr_sdk
 
 from bot.config import ChargerConfig, RelayConfig
+from bot.config.keys import ChargerKeys, generate_keys
+from bot.config.zapper import ZapperConfig
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient
-from bot.nostr.keys import ChargerKeys, generate_keys
+from bot.nostr.keys import sdk_keys
 from bot.nostr.pool import RelayPool
 from bot.nostr.zaps import build_zap_request, parse_zap_request
-from bot.receipts.config import ZapperConfig
 from bot.receipts.listener import ReceiptListener
 from bot.store import Database
 from tests.helpers import scaled
@@ -137,7 +138,7 @@ def _sign(keys: ChargerKeys, tags: list[list[str]], created_at: int) -> str:
         [nostr_sdk.Tag.parse(tag) for tag in tags]
     )
     event = builder.custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
-    return str(event.finalize(keys.sdk_keys).as_json())
+    return str(event.finalize(sdk_keys(keys)).as_json())
 
 
 @asynccontextmanager

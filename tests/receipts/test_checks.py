@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from bot.errors import ZapInvalid
-from bot.lightning.base import Invoice, InvoiceStatus
+from bot.ports.lightning import Invoice, InvoiceStatus
 from bot.receipts.checks import (
     choose_connector,
     confirm_payment,

@@ -12,17 +12,19 @@ from typing import Any
 import pytest
 
 from bot.config import ChargerConfig, RelayConfig
+from bot.config.keys import generate_keys
+from bot.config.pricing import parse_pricing
 from bot.errors import LnurlError
 from bot.lightning.cln import Backoff, ClnBackend
 from bot.lightning.simnode import SimnodeClient
-from bot.lnurl.quotes import pricing_quote
-from bot.nostr.keys import generate_keys
+from bot.nostr.keys import sdk_keys
 from bot.nostr.pool import RelayPool
+from bot.nostr.receipt_feed import RelayReceiptFeed
 from bot.nostr.relay import LocalRelay
-from bot.pricing.config import parse_pricing
 from bot.pricing.service import PricingService
 from bot.receipts.listener import ReceiptListener
 from bot.sessions.machine import State
+from bot.sessions.quotes import pricing_quote
 from bot.store import Database
 from bot.store.receipts import Claim
 from bot.store.sessions import SessionStore
@@ -68,7 +70,7 @@ def listener_for(
 ) -> ReceiptListener:
     return ReceiptListener(
         [charger],
-        pool,
+        RelayReceiptFeed(pool),
         db,
         backend,
         recorder,
@@ -303,4 +305,4 @@ async def _resigned(zapper: Zapper, receipt: str, created_at: int) -> str:
         [nostr_sdk.Tag.parse(tag) for tag in data["tags"]]
     )
     event = builder.custom_created_at(nostr_sdk.Timestamp.from_secs(created_at))
-    return str(event.finalize(zapper.keys.sdk_keys).as_json())
+    return str(event.finalize(sdk_keys(zapper.keys)).as_json())

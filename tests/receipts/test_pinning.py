@@ -7,9 +7,9 @@ import pytest
 from aiohttp import web
 
 from bot.config import ChargerConfig
+from bot.config.keys import generate_keys
+from bot.config.zapper import ZapperConfig
 from bot.errors import ConfigError, LnurlError
-from bot.nostr.keys import generate_keys
-from bot.receipts.config import ZapperConfig
 from bot.receipts.pinning import address_url, fetch_nostr_pubkey, trusted_zappers
 from bot.store import Database
 from bot.store.receipts import ReceiptStore

@@ -24,17 +24,17 @@ import aiohttp
 
 from bot.app import serve
 from bot.config import Config, RelayConfig, load_config
+from bot.config.keys import ChargerKeys
 from bot.driver.zap import zap
 from bot.identity import NewCharger, create_identity
-from bot.lightning.bolt11 import NETWORK_CURRENCY
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
 from bot.lnurl.client import LnurlClient
 from bot.lnurl.codec import decode_lnurl
-from bot.nostr.keys import ChargerKeys
 from bot.nostr.pool import RelayPool
 from bot.nostr.relay import free_port, local_relay
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ports.bolt11 import NETWORK_CURRENCY
 from tests.helpers import scaled
 from tests.nostr.support import Driver
 
@@ -195,7 +195,9 @@ class Bot:
             outcome = await zap(
                 f"{CHARGER}@127.0.0.1:{self.http_port}",
                 amount_msat,
-                driver_keys=ChargerKeys(driver.keys),
+                driver_keys=ChargerKeys.from_secret(
+                    bytes.fromhex(driver.keys.secret_key().to_hex())
+                ),
                 relays=PoolZapRelays(pool, fetch_timeout_s=scaled(3)),
                 receipt_relays=[self.relay_url],
                 client=LnurlClient(self.http, allow_loopback=True),

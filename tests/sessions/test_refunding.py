@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import ListenAddress
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
 from bot.lnurl.checkout import PaySite
 from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
+from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
 from bot.sessions.refunding import RefundRetry
 from bot.store.refunds import RefundStatus, RefundStore

@@ -22,10 +22,10 @@ import pytest
 
 from bot.app import register_chargers
 from bot.config import load_config
-from bot.lightning.bolt11 import decode_invoice
 from bot.lightning.simnode import read_payments, serve_in_process
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.simstate import SimConnector
+from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
 from bot.sessions.tariff import make_quote
 from bot.store import Database

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.lightning.base import Invoice, InvoiceStatus
+from bot.ports.lightning import Invoice, InvoiceStatus
 from bot.store import Database
 from bot.store.lightning import LightningStore
 

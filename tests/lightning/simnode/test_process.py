@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.lightning.base import InvoiceStatus, PaymentStatus
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import running_subprocess, serve_in_process
+from bot.ports.lightning import InvoiceStatus, PaymentStatus
 from tests.helpers import scaled
 from tests.lightning.cln_schema import check_wire_log
 

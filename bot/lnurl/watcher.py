@@ -25,8 +25,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.lightning.base import Invoice, LightningBackend
 from bot.ports import PaidInvoices
+from bot.ports.lightning import Invoice, LightningBackend
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 

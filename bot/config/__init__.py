@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bot.config.keys import ChargerKeys, load_key_file
+from bot.config.pricing import PricingConfig, parse_pricing
+from bot.config.zapper import ZapperConfig, parse_zapper
 from bot.errors import ConfigError
-from bot.nostr.keys import ChargerKeys, load_key_file
-from bot.pricing.config import PricingConfig, parse_pricing
-from bot.receipts.config import ZapperConfig, parse_zapper
 from bot.tomlkeys import KeyReader, read_toml, resolve_path
 
 __all__ = [

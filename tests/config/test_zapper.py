@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
+from bot.config.keys import generate_keys
+from bot.config.zapper import parse_zapper
 from bot.errors import ConfigError
 from bot.nostr.events import profile_content
-from bot.nostr.keys import generate_keys
-from bot.receipts.config import parse_zapper
 from tests.helpers import write_config
 
 

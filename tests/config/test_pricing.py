@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 from bot.config import load_config
-from bot.errors import ConfigError
-from bot.pricing.config import (
+from bot.config.pricing import (
     GreenPricing,
     SchedulePricing,
     SpotPricing,
     StaticPricing,
+    normalise_address,
     parse_pricing,
 )
+from bot.errors import ConfigError
 from tests.helpers import write_config
 
 SIGNER = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
@@ -150,3 +151,10 @@ def test_identity_file_pricing_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(config_path, env={})
     assert info.value.file == str(identity) and info.value.key == "pricing.window[0].start"
+
+
+def test_signer_addresses_are_normalised_and_checked() -> None:
+    address = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"
+    assert normalise_address("0x2C7536E3605D9C16a7a3D7b1898e529396a65c23") == address
+    with pytest.raises(ValueError, match="40 hex digits"):
+        normalise_address("2c7536e3605d9c16a7a3d7b1898e529396a65c23")

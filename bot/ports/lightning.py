@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.lightning.bolt11 import DecodedInvoice
+from bot.ports.bolt11 import DecodedInvoice
 
 __all__ = [
     "DecodedInvoice",

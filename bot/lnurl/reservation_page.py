@@ -1,5 +1,6 @@
-"""The reservation page, for drivers who paid the fee from a wallet without nostr (the fee
-invoice's LUD-09 success URL); nostr drivers get the same by DM.
+"""The reservation page (aiohttp, so it lives with the HTTP side), for drivers who paid
+the fee from a wallet without nostr (the fee invoice's LUD-09 success URL); nostr drivers
+get the same by DM.
 
 Routes (a :class:`~bot.lnurl.server.RouteProvider`)::
 
@@ -22,10 +23,10 @@ from collections.abc import Callable, Sequence
 import segno
 from aiohttp import web
 
+from bot.reservations.book import Reservation
 from bot.reservations.machine import State
 from bot.reservations.service import ReservationService
 from bot.sessions.settlement import format_msat
-from bot.store.reservations import Reservation
 from bot.store.sessions import SessionStore
 
 __all__ = ["ReservationPage"]

@@ -15,15 +15,19 @@ Direction of calls::
     lightning    --PaidInvoices----> zaps          (an invoice of ours was paid)
     zaps         --SessionPayments-> sessions      (a session's quote or top-up is paid)
     lnurl        --RefundEvents----> sessions      (a driver's withdraw of a refund ended)
+    nostr        --ZapReceiptFeed--> receipts      (an external zapper's receipts on relays)
+
+The Lightning backend interface is :mod:`bot.ports.lightning`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.lightning.base import Invoice
+from bot.ports.lightning import Invoice
 
 __all__ = [
     "ChargerControl",
@@ -38,6 +42,7 @@ __all__ = [
     "ReservationPayments",
     "SessionPayments",
     "StatusSink",
+    "ZapReceiptFeed",
 ]
 
 
@@ -199,3 +204,14 @@ class RefundEvents(Protocol):
     """
 
     async def refund_settled(self, session_id: str, *, paid: bool, detail: str) -> None: ...
+
+
+class ZapReceiptFeed(Protocol):
+    """Kind 9735 zap receipts whose ``#p`` is one of ``pubkeys``, from the read relays."""
+
+    def zap_receipts(
+        self, pubkeys: Sequence[str], since: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        """Entered once the relays answered (EOSE); yields each receipt's JSON, forever,
+        stored ones created at ``since`` or later first."""
+        ...

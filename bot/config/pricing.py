@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.pricing.eth import normalise_address
 from bot.tomlkeys import KeyReader
 
 __all__ = [
@@ -29,11 +28,13 @@ __all__ = [
     "SpotPricing",
     "StaticPricing",
     "Window",
+    "normalise_address",
     "parse_pricing",
 ]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")  # a green forecast signer
 
 
 @dataclass(frozen=True)
@@ -248,3 +249,10 @@ def _green(keys: KeyReader, tariff: int) -> GreenPricing:
         max_age_s=keys.seconds("max_age_s", 172_800, minimum=3600),
         timeout_s=keys.seconds("timeout_s", 10, minimum=1),
     )
+
+
+def normalise_address(text: str) -> str:
+    """A ``0x`` + 40 hex digit address, lower case (mixed-case checksums are not enforced)."""
+    if not ETH_ADDRESS.match(text):
+        raise ValueError(f"expected 0x and 40 hex digits, got {text!r}")
+    return text.lower()

@@ -8,7 +8,7 @@ import pytest
 from coincurve import PrivateKey
 
 from bot.errors import LnurlError
-from bot.lightning.bolt11 import DecodedInvoice, decode_invoice
+from bot.ports.bolt11 import DecodedInvoice, decode_invoice
 from tests.lnurl.invoices import NODE_KEY, issue_invoice
 
 # From ../shared/specs/cln-schemas/decode.json, example 2, with what lightningd decoded.

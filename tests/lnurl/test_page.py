@@ -6,9 +6,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import ListenAddress
+from bot.lnurl.page import SessionPage
 from bot.lnurl.server import HttpServer
 from bot.sessions.machine import State
-from bot.sessions.page import SessionPage
 from bot.store.refunds import RefundStore
 from tests.helpers import scaled
 from tests.sessions.support import rig

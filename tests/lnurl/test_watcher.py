@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.lightning.base import Invoice, InvoiceStatus
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient
-from bot.lightning.watcher import PaymentWatcher
+from bot.lnurl.watcher import PaymentWatcher
+from bot.ports.lightning import Invoice, InvoiceStatus
 from bot.store import Database
 from bot.store.lightning import LightningStore
 from tests.helpers import scaled

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.config.keys import npub_to_hex
 from bot.errors import ConfigError
-from bot.nostr.keys import npub_to_hex
 
 __all__ = ["ZapperConfig", "parse_zapper"]
 
