@@ -17,8 +17,11 @@ def scaled(seconds: float) -> float:
     return seconds * TIMEOUT_FACTOR
 
 
-def write_config(root: Path, *, chargers: tuple[str, ...] = ("cp-001",), extra: str = "") -> Path:
-    """A valid relays.toml under ``root`` with one identity per charger id."""
+def write_config(
+    root: Path, *, chargers: tuple[str, ...] = ("cp-001",), extra: str = "", connectors: int = 1
+) -> Path:
+    """A valid relays.toml under ``root`` with one identity per charger id, each with
+    ``connectors`` Type2 connectors of 22 kW (ids 1..N)."""
     path = root / "relays.toml"
     path.write_text(
         '[[relay]]\nurl = "ws://127.0.0.1:7777"\n\n'
@@ -34,4 +37,11 @@ def write_config(root: Path, *, chargers: tuple[str, ...] = ("cp-001",), extra: 
             NewCharger(id=charger_id, name=f"Charger {charger_id}", lat=48.1372, lon=11.5756),
             passphrase=None,
         )
+        more = "".join(
+            f'[[connector]]\nid = {n}\ntype = "Type2"\nmax_power_w = 22000\n\n'
+            for n in range(2, connectors + 1)
+        )
+        identity = root / "identities" / f"{charger_id}.toml"
+        text = identity.read_text(encoding="utf-8")
+        identity.write_text(text.replace("\n[tariff]", f"\n{more}[tariff]", 1), encoding="utf-8")
     return path

@@ -24,6 +24,7 @@ from typing import Any
 from bot.log import charger_log
 from bot.ocpp.frames import ErrorCode
 from bot.ocpp.handlers import Context, Handler, iso_time
+from bot.ocpp.plausible import Allowance, register_problem
 from bot.ocpp.readings import Notes, Unusable, integer, meter_samples, parse_timestamp, text
 from bot.ports import MeterSample
 from bot.store.chargers import ConnectorState
@@ -56,6 +57,11 @@ def _required_list(payload: dict[str, Any], name: str) -> list[Any]:
     if not isinstance(value, list):
         raise Unusable(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"{name} is not an array")
     return value
+
+
+def _charger_time(timestamp: str, now: float) -> str | None:
+    """The charger's own timestamp, or None where we filled in ours (it sent none)."""
+    return None if timestamp == iso_time(now) else timestamp
 
 
 def _compact(payload: dict[str, Any]) -> str:
@@ -104,10 +110,10 @@ class Billing:
         context, notes, now = self._context, Notes(), self._context.clock()
         new = NewTransaction(
             charger_id=charger_id,
-            connector_id=integer(payload, "connectorId", notes),
+            connector_id=self._connector(charger_id, payload, notes, whole_charger=False),
             id_tag=text(payload, "idTag", notes),
             authorized=False,
-            meter_start_wh=integer(payload, "meterStart", notes),
+            meter_start_wh=integer(payload, "meterStart", notes, minimum=0),
             start_timestamp=text(payload, "timestamp", notes, default=iso_time(now)),
             started_at=now,
         )
@@ -178,9 +184,21 @@ class Billing:
     ) -> dict[str, Any]:
         context, notes, now = self._context, Notes(), self._context.clock()
         transaction_id = integer(payload, "transactionId", notes)
+        meter_stop = integer(payload, "meterStop", notes)
+        timestamp = text(payload, "timestamp", notes, default=iso_time(now))
+        row = await self._own_transaction(charger_id, transaction_id)
+        allowance = self._allowance(row) if row is not None else None
+        problem = register_problem(
+            meter_stop, allowance, timestamp=_charger_time(timestamp, now), now=now
+        )
+        if problem is not None and row is not None:
+            # The stop itself is taken (the charger has ended the transaction), its
+            # register is not: billing goes on from the last plausible reading.
+            notes.dropped.append(f"meterStop: {problem}")
+            meter_stop = row.meter_start_wh
         stop = TransactionStop(
-            meter_stop_wh=integer(payload, "meterStop", notes),
-            stop_timestamp=text(payload, "timestamp", notes, default=iso_time(now)),
+            meter_stop_wh=meter_stop,
+            stop_timestamp=timestamp,
             stopped_at=now,
             reason=payload["reason"] if isinstance(payload.get("reason"), str) else "Local",
             id_tag=payload["idTag"] if isinstance(payload.get("idTag"), str) else None,
@@ -188,9 +206,9 @@ class Billing:
         samples = meter_samples(
             payload.get("transactionData", []), fallback_timestamp=stop.stop_timestamp, notes=notes
         )
+        samples = self._billable(samples, allowance, notes, now)
         await context.noted(charger_id, "StopTransaction", notes, raw)
         answer: dict[str, Any] = {"idTagInfo": {"status": "Accepted"}} if stop.id_tag else {}
-        row = await self._own_transaction(charger_id, transaction_id)
         if row is None:
             await self._unapplied(
                 charger_id, "StopTransaction", raw, f"unknown transaction {transaction_id}"
@@ -224,8 +242,6 @@ class Billing:
             charger_log(log, charger_id).info(
                 "transaction %d stopped (%s) at %d Wh", row.id, stop.reason, stop.meter_stop_wh
             )
-            if stop.meter_stop_wh < row.meter_start_wh:
-                charger_log(log, charger_id).warning("transaction %d: meter went backwards", row.id)
         if row.authorized:
             await context.events.transaction_stopped(
                 charger_id,
@@ -241,7 +257,7 @@ class Billing:
         self, charger_id: str, payload: dict[str, Any], raw: str
     ) -> dict[str, Any]:
         context, notes, now = self._context, Notes(), self._context.clock()
-        connector_id = integer(payload, "connectorId", notes)
+        connector_id = self._connector(charger_id, payload, notes, whole_charger=True)
         # Quirk: "transactionId": null outside transactions.
         has_id = payload.get("transactionId") is not None
         named = integer(payload, "transactionId", notes) if has_id else None
@@ -253,6 +269,7 @@ class Billing:
         row = await self._reading_target(charger_id, connector_id, named, samples)
         if named is not None and row is None:
             notes.dropped.append(f"transactionId {named} is not a transaction of this charger")
+        samples = self._billable(samples, self._allowance(row) if row else None, notes, now)
         await context.noted(charger_id, "MeterValues", notes, raw)
         connector = row.connector_id if row else connector_id
         chain = chain_for(charger_id, connector, row.id if row else None)
@@ -277,10 +294,13 @@ class Billing:
         self, charger_id: str, payload: dict[str, Any], raw: str
     ) -> dict[str, Any]:
         context, notes, now = self._context, Notes(), self._context.clock()
-        connector_id = integer(payload, "connectorId", notes)
+        connector_id = self._connector(charger_id, payload, notes, whole_charger=True)
         status = text(payload, "status", notes)
         if status not in CONNECTOR_STATUSES:
-            notes.repaired.append(f"unknown connector status {status[:40]!r}")
+            raise Unusable(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"status {status[:40]!r} is not an OCPP 1.6 ChargePointStatus",
+            )
         error_code = text(payload, "errorCode", notes, default="NoError")
         info = payload.get("info") if isinstance(payload.get("info"), str) else None
         stamp = payload.get("timestamp")
@@ -294,6 +314,53 @@ class Billing:
         except Exception:
             charger_log(log, charger_id).exception("connector_status event failed")
         return {}
+
+    def _connector(
+        self, charger_id: str, payload: dict[str, Any], notes: Notes, *, whole_charger: bool
+    ) -> int:
+        """The connectorId, if it is configured (0, the charger itself, where allowed)."""
+        connector_id = integer(payload, "connectorId", notes)
+        if connector_id == 0 and whole_charger:
+            return 0
+        charger = self._context.config.charger(charger_id)
+        if charger is None or charger.connector(connector_id) is None:
+            configured = ", ".join(str(c.id) for c in charger.connectors) if charger else ""
+            raise Unusable(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"connectorId {connector_id} is not configured (configured: {configured})",
+            )
+        return connector_id
+
+    def _allowance(self, row: TransactionRow) -> Allowance:
+        charger = self._context.config.charger(row.charger_id)
+        connector = charger.connector(row.connector_id) if charger else None
+        # A transaction on a connector no longer configured: the charger's largest one.
+        powers = [c.max_power_w for c in (charger.connectors if charger else ())]
+        max_power = connector.max_power_w if connector else max(powers, default=0)
+        return Allowance(row.meter_start_wh, row.start_timestamp, row.started_at, max_power)
+
+    def _billable(
+        self,
+        samples: Sequence[MeterSample],
+        allowance: Allowance | None,
+        notes: Notes,
+        now: float,
+    ) -> list[MeterSample]:
+        """``samples`` with every register that cannot be true taken out (kept in ``raw``)."""
+        kept = []
+        for sample in samples:
+            energy = sample.energy_wh
+            problem = (
+                None
+                if energy is None
+                else register_problem(
+                    energy, allowance, timestamp=_charger_time(sample.timestamp, now), now=now
+                )
+            )
+            if problem is not None:
+                notes.dropped.append(problem)
+            kept.append(sample if problem is None else replace(sample, energy_wh=None))
+        return kept
 
     async def _own_transaction(self, charger_id: str, transaction_id: int) -> TransactionRow | None:
         row = await self._context.transactions.get(transaction_id)

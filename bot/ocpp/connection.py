@@ -32,6 +32,7 @@ from bot.ocpp.frames import (
     parse_frame,
     unique_id_of,
 )
+from bot.ocpp.values import storable
 
 __all__ = ["MAX_QUEUED_CALLS", "ChargerConnection"]
 
@@ -96,6 +97,11 @@ class ChargerConnection:
                 raise ChargerOffline(f"{self.charger_id} disconnected during {action}") from None
             finally:
                 self._pending.pop(unique_id, None)
+                # The socket may close between send() and the await: _fail_pending has then
+                # set an exception nobody reads ("Future exception was never retrieved").
+                if done.done() and not done.cancelled():
+                    done.exception()
+                done.cancel()
 
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -105,12 +111,16 @@ class ChargerConnection:
 
     async def _take(self, message: str | bytes) -> None:
         if isinstance(message, bytes):
-            try:
-                # Quirk: a few chargers send OCPP-J in binary frames.
-                message = message.decode()
-            except UnicodeDecodeError:
-                await self._refuse(FrameError(ErrorCode.FORMATION_VIOLATION, "not UTF-8"), "")
-                return
+            # OCPP-J is JSON in text frames. A binary frame is refused, not guessed at:
+            # answering what we read into it would hide a charger bug from its operator.
+            text = message[:200].decode("utf-8", "replace")
+            error = FrameError(
+                ErrorCode.FORMATION_VIOLATION,
+                "OCPP-J messages are sent in text frames, not binary",
+                unique_id_of(text),
+            )
+            await self._refuse(error, text)
+            return
         if len(message) > self._max_frame:
             error = FrameError(
                 ErrorCode.FORMATION_VIOLATION,
@@ -163,7 +173,15 @@ class ChargerConnection:
     async def _work(self) -> None:
         while (item := await self._calls.get()) is not None:
             call, message = item
-            reply = await self._answer(call, message)
+            try:
+                reply = await self._answer(call, message)
+            except Exception:
+                # One CALL that we fail on must not end the worker, and with it the
+                # connection and every other CALL in flight.
+                self._log.exception("%s %s failed", storable(call.action), call.unique_id)
+                reply = encode_error(
+                    call.unique_id, ErrorCode.INTERNAL_ERROR, "the call could not be processed"
+                )
             if self.closed:
                 self._log.info("%s answered after the connection closed", call.action)
                 continue

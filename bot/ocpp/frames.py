@@ -9,9 +9,11 @@ NotImplemented           the action is not an OCPP 1.6 action at all
 NotSupported             an OCPP 1.6 action that a central system does not take
 ProtocolError            the frame is incomplete (a CALL without its payload)
 FormationViolation       not JSON, not an OCPP-J array, wrong element types, unknown
-                         fields, or over the size limit
+                         fields, over the size limit, or a binary frame
 TypeConstraintViolation  a field has the wrong JSON type
-PropertyConstraintViolation  a field has a value outside its enum, length or format
+PropertyConstraintViolation  a field has a value outside its enum, length, format or
+                         range (integers beyond 32 bits, ``inf``, lone surrogates: see
+                         :mod:`bot.ocpp.values`), or names a connector not configured
 OccurenceConstraintViolation a required field is missing, or an array has too few items
 InternalError            we failed while handling a valid CALL
 ======================== ==============================================================
@@ -30,6 +32,8 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from ocpp.messages import get_validator
+
+from bot.ocpp.values import loads, storable, value_error
 
 __all__ = [
     "UNKNOWN_ID",
@@ -113,9 +117,12 @@ class FrameError(Exception):
 def parse_frame(text: str) -> Call | CallResult | CallError:
     """Parse one OCPP-J text frame. Raises :class:`FrameError` with the code to answer."""
     try:
-        message = json.loads(text)
+        message = loads(text)
     except (ValueError, RecursionError):
-        raise FrameError(ErrorCode.FORMATION_VIOLATION, "not valid JSON") from None
+        # The id can often still be read at the start: the charger gets its answer.
+        raise FrameError(
+            ErrorCode.FORMATION_VIOLATION, "not valid JSON", unique_id_of(text)
+        ) from None
     if not isinstance(message, list) or not message:
         raise FrameError(ErrorCode.FORMATION_VIOLATION, "an OCPP-J message is a JSON array")
     kind = message[0]
@@ -136,6 +143,11 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
                 unique_id,
                 reply=False,
             )
+        invalid = value_error(message[2])
+        if invalid is not None:
+            raise FrameError(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, invalid, unique_id, reply=False
+            )
         return CallResult(unique_id, message[2])
     return _call_error(message, unique_id)
 
@@ -149,7 +161,16 @@ def _call(message: list[Any], unique_id: str) -> Call:
         raise FrameError(
             ErrorCode.FORMATION_VIOLATION, "a CALL is [2, id, action, {payload}]", unique_id
         )
-    return Call(unique_id, message[2], message[3])
+    action = message[2]
+    invalid = value_error(message[3])
+    if invalid is not None:
+        raise FrameError(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+            f"{storable(action)} {invalid}",
+            unique_id,
+            action=action,
+        )
+    return Call(unique_id, action, message[3])
 
 
 def _call_error(message: list[Any], unique_id: str) -> CallError:
@@ -162,7 +183,9 @@ def _call_error(message: list[Any], unique_id: str) -> CallError:
             reply=False,
         )
     details = message[4] if len(message) == 5 and isinstance(message[4], dict) else {}
-    return CallError(unique_id, message[2], message[3], details)
+    if value_error(details) is not None:
+        details = {}  # only ever logged; a broken details object does not void the answer
+    return CallError(unique_id, storable(message[2]), storable(message[3]), details)
 
 
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,64})"')
@@ -188,7 +211,9 @@ def encode_error(unique_id: str, code: str, description: str) -> str:
 
 
 def _dumps(message: list[Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    # ASCII with escapes: a lone surrogate echoed from a charger's unique id cannot be
+    # encoded as UTF-8 and would make websockets drop the connection inside send().
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=True)
 
 
 # Which OCPP-J code a JSON-schema failure becomes (see the table in the module docstring).

@@ -147,19 +147,21 @@ class Handlers:
     async def _refused(
         self, charger_id: str, call: Call, raw: str, code: str, description: str
     ) -> None:
-        charger_log(log, charger_id).warning(
-            "refused %s %s: %s %s", call.action, call.unique_id, code, description
-        )
-        await self._context.chargers.record_anomaly(
-            charger_id,
-            at=self._context.clock(),
-            kind="refused",
-            detail=description,
-            raw=raw,
-            action=call.action,
-            unique_id=call.unique_id,
-            code=code,
-        )
+        clog = charger_log(log, charger_id)
+        clog.warning("refused %s %s: %s %s", call.action, call.unique_id, code, description)
+        try:
+            await self._context.chargers.record_anomaly(
+                charger_id,
+                at=self._context.clock(),
+                kind="refused",
+                detail=description,
+                raw=raw,
+                action=call.action,
+                unique_id=call.unique_id,
+                code=code,
+            )
+        except Exception:  # the refusal is still answered
+            clog.exception("could not record the refused %s", call.action)
 
     async def _boot_notification(
         self, charger_id: str, payload: dict[str, Any], raw: str

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.ocpp.frames import ErrorCode
+from bot.ocpp.values import INT32_MAX, INT32_MIN
 from bot.ports import MeterSample
 
 __all__ = [
@@ -40,6 +41,9 @@ _UNITS = {
     SOC: {"Percent": 1.0},
 }
 _DEFAULT_UNIT = {ENERGY: "Wh", POWER: "W", SOC: "Percent"}
+# Beyond these no reading is true (in the unit sent; kWh is scaled after): 2**31 Wh is the
+# largest meterStop OCPP can carry, 10 MW more than any charger, SoC a percentage.
+_CEILING = {ENERGY: float(INT32_MAX), POWER: 1e7, SOC: 100.0}
 
 
 class Unusable(Exception):
@@ -57,17 +61,28 @@ class Notes:
     dropped: list[str] = field(default_factory=list)
 
 
-def integer(payload: dict[str, Any], name: str, notes: Notes) -> int:
-    """A required integer field; ``1234.0`` and ``"1234"`` are taken (and noted)."""
+def integer(payload: dict[str, Any], name: str, notes: Notes, *, minimum: int = INT32_MIN) -> int:
+    """A required integer field; ``1234.0`` and ``"1234"`` are taken (and noted).
+
+    OCPP integers are 32 bits: a value outside ``minimum..2**31-1`` is refused here, where
+    the charger can be told, instead of failing in SQLite (64 bits) or in the arithmetic.
+    """
     if name not in payload:
         raise Unusable(ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION, f"{name} is missing")
     value = payload[name]
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = _number(value)
-    if number is None or not math.isfinite(number):
-        raise Unusable(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"{name} is not an integer")
-    notes.repaired.append(f"{name} sent as {type(value).__name__}")
+        number: int | float = value
+    else:
+        parsed = _number(value)
+        if parsed is None or not math.isfinite(parsed):
+            raise Unusable(ErrorCode.TYPE_CONSTRAINT_VIOLATION, f"{name} is not an integer")
+        notes.repaired.append(f"{name} sent as {type(value).__name__}")
+        number = parsed
+    if not minimum <= number <= INT32_MAX:
+        raise Unusable(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+            f"{name} {number:g} is outside {minimum}..{INT32_MAX}",
+        )
     return round(number)
 
 
@@ -156,7 +171,7 @@ def _sample(item: dict[str, Any], fallback_timestamp: str, notes: Notes) -> Mete
 def _scaled(sampled: dict[str, Any], measurand: str, notes: Notes) -> float | None:
     raw_value = sampled.get("value")
     number = _number(raw_value)
-    if number is None or not math.isfinite(number) or number < 0:
+    if number is None or not math.isfinite(number) or not 0 <= number <= _CEILING[measurand]:
         notes.dropped.append(f"{measurand} value {raw_value!r} is not a usable number")
         return None
     if not isinstance(raw_value, str):

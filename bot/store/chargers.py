@@ -177,12 +177,12 @@ class ChargerStore:
             (
                 charger_id,
                 at,
-                action,
-                unique_id,
+                None if action is None else _storable(action),
+                None if unique_id is None else _storable(unique_id),
                 kind,
-                code,
-                detail,
-                raw[:ANOMALY_RAW_LIMIT],
+                None if code is None else _storable(code),
+                _storable(detail),
+                _storable(raw[:ANOMALY_RAW_LIMIT]),
                 len(raw),
                 hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest(),
             ),
@@ -193,6 +193,11 @@ class ChargerStore:
             "SELECT * FROM ocpp_anomalies WHERE charger_id = ? ORDER BY id", (charger_id,)
         )
         return [_anomaly(r) for r in rows]
+
+
+def _storable(text: str) -> str:
+    """A charger's lone surrogate escapes (``"\\ud800"``) kept as text: UTF-8 cannot hold them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _anomaly(row: Any) -> Anomaly:

@@ -190,12 +190,14 @@ async def running_central(
     call_timeout: float = 5.0,
     db: Database | None = None,
     port: int = 0,
+    connectors: int = 2,
     **kwargs: Any,
 ) -> AsyncIterator[Site]:
-    """Start a CentralSystem on 127.0.0.1 (port 0: any) with real SQLite under ``root``."""
+    """Start a CentralSystem on 127.0.0.1 (port 0: any) with real SQLite under ``root``;
+    unless ``root`` has a config already, each charger has ``connectors`` connectors."""
     path = root / "relays.toml"
     if not path.exists():
-        write_config(root, chargers=chargers)
+        write_config(root, chargers=chargers, connectors=connectors)
     config = load_config(path, env={})
     listen = ListenAddress("127.0.0.1", port)
     config = replace(config, ocpp=replace(config.ocpp, listen=listen))

@@ -103,16 +103,16 @@ async def test_meter_values_go_to_the_transaction_chain_and_the_events(site: Sit
         }
         assert await raw.ok("MeterValues", payload) == {}
         # Without transactionId (quirk: or with null): the connector's open transaction.
-        for energy in ("1.9", "2.0"):
+        for energy in ("1900", "2000"):
             unnamed = {"connectorId": 1, "transactionId": None, "meterValue": [reading(energy, T0)]}
-            if energy == "2.0":
+            if energy == "2000":
                 del unnamed["transactionId"]
             assert await raw.ok("MeterValues", unnamed) == {}
     events = site.events.named("meter_values")
     assert [(e[2], e[3][0].energy_wh, e[3][0].power_w, e[3][0].soc_percent) for e in events] == [
         (transaction_id, 1500.0, 11000.0, 40.0),
-        (transaction_id, 1.9, 11000.0, 40.0),
-        (transaction_id, 2.0, 11000.0, 40.0),
+        (transaction_id, 1900.0, 11000.0, 40.0),
+        (transaction_id, 2000.0, 11000.0, 40.0),
     ]
     verdict = await verify_chain(site.db, transaction_chain(transaction_id))
     assert verdict.ok and verdict.length == 4
@@ -251,3 +251,44 @@ async def test_unusable_billing_parts_are_logged_and_kept(site: Site) -> None:
     assert anomaly.kind == "unapplied" and json.loads(anomaly.raw)[3] == payload
     records = await site.central.meter_log.records(transaction_chain(transaction_id))
     assert records[-1].energy_wh is None and "garbage" in records[-1].raw
+
+
+async def test_a_connector_that_is_not_configured_is_refused_not_stored(site: Site) -> None:
+    async with site.raw() as raw:
+        for connector in (3, 12, 54592, 2**31 - 1, -1, 0):
+            reply = await raw.call("StartTransaction", start(connector=connector))
+            assert reply[:3] == [4, reply[1], "PropertyConstraintViolation"], reply
+        for connector in (3, -1):
+            payload = {"connectorId": connector, "meterValue": [reading("1000", T0)]}
+            reply = await raw.call("MeterValues", payload)
+            assert reply[2] == "PropertyConstraintViolation", reply
+    assert await site.db.fetchall("SELECT * FROM transactions") == []
+    assert await site.db.fetchall("SELECT * FROM meter_log") == []
+    assert site.events.named("authorize_start") == []
+
+
+async def test_registers_that_cannot_be_true_are_never_billed(site: Site) -> None:
+    async with site.raw() as raw:
+        negative = await raw.call("StartTransaction", start(meter=-5))
+        assert negative[2] == "PropertyConstraintViolation", negative
+        transaction_id = await started(raw)  # meterStart 1000 Wh at 10:00, 22 kW connector
+        ten_past = "2025-01-01T10:10:00Z"  # at most ~5 kWh could flow by then
+        for energy in ("-5", "900", "9e15", "50000", "1800"):
+            payload = {
+                "connectorId": 1,
+                "transactionId": transaction_id,
+                "meterValue": [reading(energy, ten_past)],
+            }
+            assert await raw.ok("MeterValues", payload) == {}
+        stop = {"transactionId": transaction_id, "meterStop": 700, "timestamp": ten_past}
+        assert await raw.ok("StopTransaction", stop) == {}
+    told = [e[3][0].energy_wh for e in site.events.named("meter_values")]
+    assert told == [None, None, None, None, 1800.0]
+    (stopped,) = site.events.named("transaction_stopped")
+    assert stopped["meter_stop_wh"] == 1000  # the falling meterStop bills nothing more
+    details = [a.detail for a in await site.central.chargers.anomalies("cp-001")]
+    assert any("below meterStart 1000" in d for d in details)
+    assert any("more than 22000 W could deliver" in d for d in details)
+    records = await site.central.meter_log.records(transaction_chain(transaction_id))
+    assert [r.energy_wh for r in records][1:5] == [None, None, None, None]
+    assert "9e15" in records[3].raw  # kept verbatim, not billed

@@ -79,8 +79,16 @@ async def test_status_notification_is_stored_and_told(site: Site) -> None:
             "timestamp": "2025-01-01T00:00:00Z",
         }
         assert await raw.ok("StatusNotification", payload) == {}
-        # Quirks: unknown status, missing error code; both kept.
-        assert await raw.ok("StatusNotification", {"connectorId": 2, "status": "Occupied"}) == {}
+        # Quirk: a missing error code is taken as NoError.
+        assert await raw.ok("StatusNotification", {"connectorId": 2, "status": "Preparing"}) == {}
+        # A status outside the 1.6 enum (here a 2.0.1 one) or a connector not configured is
+        # refused: stored, it would be published and trusted by the session layer.
+        for refused in (
+            {"connectorId": 2, "status": "Occupied"},
+            {"connectorId": 3, "status": "Available"},
+        ):
+            reply = await raw.call("StatusNotification", refused)
+            assert reply[:3] == [4, reply[1], "PropertyConstraintViolation"], reply
     states = await site.central.chargers.statuses("cp-001")
     assert (states[1].status, states[1].error_code, states[1].info) == (
         "Faulted",
@@ -88,10 +96,11 @@ async def test_status_notification_is_stored_and_told(site: Site) -> None:
         "RCD",
     )
     assert states[1].reported_at == 1735689600.0
-    assert (states[2].status, states[2].error_code) == ("Occupied", "NoError")
+    assert (states[2].status, states[2].error_code) == ("Preparing", "NoError")
+    assert 3 not in states
     assert site.events.named("connector_status") == [
         ("cp-001", 1, "Faulted", "GroundFailure"),
-        ("cp-001", 2, "Occupied", "NoError"),
+        ("cp-001", 2, "Preparing", "NoError"),
     ]
 
 
