@@ -50,6 +50,7 @@ async def test_reserve_then_charge_counts_the_fee_toward_the_session(tmp_path: P
             # The status event says Reserved and nothing about who reserved it.
             event = await _status_event(bot, other)
             assert driver.pubkey not in json.dumps(event)
+            assert ["reservation", "1", "200000", "msat"] in event["tags"]  # type: ignore[operator]
             # Nobody else may charge there meanwhile, nor reserve it again.
             with pytest.raises(LnurlError, match="reserved for another driver"):
                 await bot.zap(other, 1_000_000)
