@@ -78,7 +78,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     sessions = SessionService(config, db, backend=backend)
     central = CentralSystem(config, db, sessions)
-    reservations = ReservationService(config, db, central)
+    reservations = ReservationService(config, db, central, backend=backend)
     notify = NotifyService(config, db, prices=pricing)
     desk = DriverDesk(sessions, notify, reservations)  # every DM command: sessions and ours
     nostr = NostrStack.build(config, db, driver_commands=desk, prices=pricing)

@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerReservations, Messenger
+from bot.ports.lightning import InvoiceStatus, LightningBackend
 from bot.reservations import texts
 from bot.reservations.book import Reservation, ReservationBook
 from bot.reservations.machine import Event, State, cancel_refund
@@ -39,6 +40,8 @@ __all__ = ["ReservationService", "new_id_tag", "new_token"]
 log = logging.getLogger("bot.reservations")
 
 _NOT_PAID = (SessionState.QUOTED, SessionState.EXPIRED)
+_QUOTE_CHECK_S = 60.0  # how often unpaid fee invoices are looked at
+_QUOTE_AGE_S = 600.0  # the pay side's invoice expiry: younger ones are not asked about
 
 
 def new_token() -> str:
@@ -59,10 +62,12 @@ class ReservationService:
         control: ChargerReservations,
         *,
         messenger: Messenger | None = None,
+        backend: LightningBackend | None = None,
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
     ) -> None:
         self.config, self.control, self.messenger = config, control, messenger
+        self.backend = backend  # asked whether an unpaid fee invoice has expired
         self.clock, self.tick_s = clock, tick_s
         self.store = ReservationBook(db, clock=clock)
         self.sessions = SessionStore(db, clock=clock)
@@ -70,6 +75,7 @@ class ReservationService:
         self._offline_since: dict[str, float] = {}
         self._sent: set[int] = set()  # ReserveNow sent by this process (lost on restart)
         self._lock = asyncio.Lock()  # one walk at a time: the ticker and the commands
+        self._quotes_checked = 0.0
 
     # -- the Service ------------------------------------------------------------------------
 
@@ -89,6 +95,21 @@ class ReservationService:
                 await self._step(reservation)
             for reservation in await self.store.to_release():
                 await self._release(reservation)
+        if self.clock() - self._quotes_checked >= _QUOTE_CHECK_S:
+            self._quotes_checked = self.clock()
+            await self.expire_quotes()
+
+    async def expire_quotes(self) -> None:
+        """quoted -> unpaid, only once the node itself says the fee invoice expired (never
+        on our own clock: a payment may still be on its way)."""
+        if self.backend is None:
+            return
+        for r in await self.store.in_states([State.QUOTED]):
+            if self.clock() - r.created_at < _QUOTE_AGE_S:
+                continue
+            invoice = await self.backend.lookup_invoice(r.payment_hash)
+            if invoice is not None and invoice.status is InvoiceStatus.EXPIRED:
+                await self.store.apply(r.id, State.QUOTED, Event.INVOICE_EXPIRED)
 
     # -- ReservationPayments ----------------------------------------------------------------
 

@@ -124,6 +124,8 @@ async def test_cancel_gives_back_the_unused_share(tmp_path: Path) -> None:
         sim = await bot.charger()
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
+            await bot.dm(driver, "status")
+            await bot.dm_matching(driver, r"Reservation: connector 1 held until \d\d:\d\d UTC")
             await bot.dm(driver, "cancel")
             answer = await bot.dm_matching(driver, r"^Reservation cancelled")
             r = bot.reservation()
