@@ -107,7 +107,8 @@ async def test_restart_while_waiting_still_tells(tmp_path: Path) -> None:
 async def test_two_drivers_first_asked_first_told_next_only_if_still_free(
     tmp_path: Path,
 ) -> None:
-    async with bot_stack(tmp_path) as bot:
+    # Long enough for the second driver's zap to take the connector before the third's turn.
+    async with bot_stack(tmp_path, drivers="notify_next_after_s = 8\n") as bot:
         await bot.charger()
         await _busy(bot)
         async with (
@@ -120,10 +121,14 @@ async def test_two_drivers_first_asked_first_told_next_only_if_still_free(
                 await bot.dm_matching(driver, r"^OK: I will DM you once")
             await _free(bot)
             await bot.dm_matching(first, FREE)
-            # The first has notify_next_after_s (2 s) to pay before the next is told.
-            await asyncio.sleep(scaled(0.8))
-            assert _count(await bot.dm_texts(second), "Harbour charger is free") == 0
-            await bot.dm_matching(second, FREE, 10)
+            await bot.dm_matching(second, FREE, 20)
+            # The first had notify_next_after_s (8 s) to pay before the next was told.
+            told = bot.rows(
+                "SELECT driver_pubkey, ended_at FROM notify_requests WHERE state = 'told'"
+            )
+            at = {row["driver_pubkey"]: row["ended_at"] for row in told}
+            assert set(at) == {first.pubkey, second.pubkey}
+            assert at[second.pubkey] - at[first.pubkey] >= 8.0
             # The second pays: the connector is taken, the third is not told.
             payment_hash = await bot.zap(second, 1_000_000)
             await wait_for(lambda: bot.status(1) == "Charging", 20, "charging")
@@ -133,7 +138,7 @@ async def test_two_drivers_first_asked_first_told_next_only_if_still_free(
             link = await bot.dm_matching(second, r"Your refund of", 30)
             refunded = await bot.claim_refund(link)
             await _free(bot)  # the car leaves
-            await bot.dm_matching(third, FREE, 15)
+            await bot.dm_matching(third, FREE, 20)
         session = bot.session_of(payment_hash)
         assert session is not None
         await wait_for(lambda: bot.session(session["id"])["state"] == "closed", 15)

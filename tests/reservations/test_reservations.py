@@ -120,7 +120,8 @@ async def test_charger_refuses_and_the_fee_goes_back_whole(tmp_path: Path) -> No
 
 
 async def test_cancel_gives_back_the_unused_share(tmp_path: Path) -> None:
-    async with bot_stack(tmp_path) as bot:
+    tariff = "reservation_minutes = 5\nreservation_fee_msat = 200000\n"
+    async with bot_stack(tmp_path, tariff=tariff) as bot:
         sim = await bot.charger()
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
@@ -130,8 +131,8 @@ async def test_cancel_gives_back_the_unused_share(tmp_path: Path) -> None:
             answer = await bot.dm_matching(driver, r"^Reservation cancelled")
             r = bot.reservation()
             assert r["state"] == "refunded"
-            # Cancelled within seconds of a 60 s reservation: most of it goes back.
-            assert FEE * 0.8 < r["refund_msat"] < FEE
+            # Cancelled within seconds of a 5 minute reservation: most of it goes back.
+            assert FEE * 0.9 < r["refund_msat"] < FEE
             assert r["kept_msat"] + r["refund_msat"] == FEE
             assert f"{r['refund_msat'] / 1000:,.3f}".rstrip("0").rstrip(".") in answer
             await wait_for(lambda: sim.connectors[1].reservation is None, 10, "released")
@@ -177,14 +178,14 @@ async def test_fault_refunds_the_fee_whole(tmp_path: Path) -> None:
 
 
 async def test_restart_while_reserved_keeps_it_and_still_expires(tmp_path: Path) -> None:
-    tariff = "reservation_minutes = 0.15\nreservation_fee_msat = 200000\n"  # 9 s
+    tariff = "reservation_minutes = 0.4\nreservation_fee_msat = 200000\n"  # 24 s
     async with bot_stack(tmp_path, tariff=tariff) as bot:
         sim = await bot.charger()
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
             await bot.restart()
             assert bot.reservation_state() == "reserved"
-            await wait_for(lambda: bot.reservation_state() == "expired", 20, "expired")
+            await wait_for(lambda: bot.reservation_state() == "expired", 40, "expired")
             await wait_for(lambda: sim.connectors[1].reservation is None, 10)
             # One ReserveNow, one reservation, one "reserved" DM: nothing was done twice.
             assert len(sim.commands("ReserveNow")) == 1
