@@ -34,9 +34,9 @@ from bot.lnurl.stack import LnurlStack
 from bot.nostr.zaps import build_zap_request
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
+from bot.sessions.records import SessionRecords
 from bot.store import Database
 from bot.store.chargers import ChargerStore, ConnectorState
-from bot.store.sessions import SessionStore
 
 SEQUENTIAL = 300
 CONCURRENT = 400
@@ -146,7 +146,7 @@ async def _paid(wallet: SimnodeClient, timings: Timings, invoices: list[str]) ->
 async def _withdraws(
     http: aiohttp.ClientSession, stack: LnurlStack, db: Database, invoices: list[str]
 ) -> dict[str, float]:
-    store = SessionStore(db)
+    store = SessionRecords(db)
     links = []
     for pr in invoices[:WITHDRAWS]:
         session = await store.by_payment_hash(decode_invoice(pr).payment_hash)

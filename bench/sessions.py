@@ -13,13 +13,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Unpack
 
 from bot.sessions.machine import Event, State
+from bot.sessions.records import SessionFields, SessionRecords
+from bot.sessions.refunding import refund_rows
 from bot.sessions.settlement import settle
 from bot.sessions.tariff import Quote, cost_msat, stop_threshold_wh
 from bot.store import Database
 from bot.store.refunds import RefundMethod, RefundStore
-from bot.store.sessions import SessionStore
 
 SESSIONS = 200
 CALLS = 100_000
@@ -39,12 +41,12 @@ def _pure() -> None:
 
 
 async def _life(
-    sessions: SessionStore, refunds: RefundStore, n: int, rng: random.Random
+    sessions: SessionRecords, refunds: RefundStore, n: int, rng: random.Random
 ) -> tuple[int, int, int, list[float]]:
     """One session from quote to close; returns (paid, kept, refunded, transition times)."""
     times: list[float] = []
 
-    async def step(sid: str, state: State, event: Event, **fields: object) -> None:
+    async def step(sid: str, state: State, event: Event, **fields: Unpack[SessionFields]) -> None:
         started = time.perf_counter()
         assert await sessions.apply(sid, state, event, **fields) is not None
         times.append(time.perf_counter() - started)
@@ -76,7 +78,7 @@ async def _concurrent() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.sqlite3")
         try:
-            sessions, refunds = SessionStore(db), RefundStore(db)
+            sessions, refunds = SessionRecords(db), refund_rows(db)
             started = time.perf_counter()
             results = await asyncio.gather(
                 *(_life(sessions, refunds, n, rng) for n in range(SESSIONS))
@@ -110,7 +112,7 @@ async def _alone() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.sqlite3")
         try:
-            sessions, latencies = SessionStore(db), []
+            sessions, latencies = SessionRecords(db), []
             for _ in range(SESSIONS):
                 sid = (await sessions.create("cp-001", 1, QUOTE, payer_pubkey=None)).id
                 await sessions.apply(sid, State.QUOTED, Event.INVOICE_PAID, paid_msat=1)

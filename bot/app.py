@@ -70,9 +70,9 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.receipts.listener import ReceiptListener
     from bot.reservations.service import ReservationService
     from bot.sessions.quotes import pricing_quote
+    from bot.sessions.records import SessionRecords
+    from bot.sessions.refunding import refund_rows
     from bot.sessions.service import SessionService
-    from bot.store.refunds import RefundStore
-    from bot.store.sessions import SessionStore
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
@@ -98,9 +98,9 @@ def build_services(config: Config, db: Database) -> list[Service]:
     sessions.attach(
         control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
     )
-    page = SessionPage(sessions, RefundStore(db), lnurl.refunds)
+    page = SessionPage(sessions, refund_rows(db), lnurl.refunds)
     reservation_page = ReservationPage(
-        reservations, SessionStore(db), config.service.public_url, encode_lnurl
+        reservations, SessionRecords(db), config.service.public_url, encode_lnurl
     )
     http = HttpServer(config.http.listen, [page, reservation_page, *lnurl.providers])
     services: list[Service] = [

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Config
+from bot.sessions.records import SessionRecords
 from bot.sessions.settlement import format_msat
 from bot.store import Database
 from bot.store.lnurl import LnurlStore
 from bot.store.meter_log import transaction_chain, verify_chain
-from bot.store.sessions import SessionStore
 
 __all__ = ["add_parser", "audit", "main_from_args", "unclaimed"]
 
@@ -92,7 +92,7 @@ def _when(at: float | None) -> str:
 async def audit(config: Config, session_id: str) -> dict[str, Any]:
     db = await Database.open(config.service.database_path)
     try:
-        session = await SessionStore(db).get(session_id)
+        session = await SessionRecords(db).get(session_id)
         if session is None:
             return {"session": session_id, "chain_ok": False, "problems": ["no such session"]}
         report: dict[str, Any] = {

@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZapchargeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `zapcharge identity show X | head`: the reader has what it wanted. Point stdout
+        # at /dev/null so the interpreter's last flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 # Commands that need no service configuration; each module has ``main_from_args(args)``.
@@ -128,10 +133,7 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
         return int(module.main_from_args(args))
     config = load_config(args.config)
     if args.command == "run":
-        from bot.app import serve
-
-        asyncio.run(serve(config))
-        return 0
+        return _run(config)
     if args.command == "check-config":
         return _check_config(config, as_json=args.json)
     if args.command in CONFIG_COMMANDS:
@@ -144,6 +146,21 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
             else _identity_list(config, args)
         )
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _run(config: Config) -> int:
+    from bot.app import serve
+    from bot.startup import describe, leaves, preflight
+
+    preflight(config)  # StartupError: one line, exit 1
+    try:
+        asyncio.run(serve(config))
+    except (Exception, BaseExceptionGroup) as exc:  # the CLI's last word on a failed run
+        if not all(isinstance(e, ZapchargeError | OSError) for e in leaves(exc)):
+            log.error("zapcharge run failed", exc_info=exc)  # a bug: keep its traceback
+        print(f"error: zapcharge run stopped: {describe(exc)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _identity_new(args: argparse.Namespace) -> int:
@@ -212,7 +229,14 @@ def _identity_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def _check_config(config: Config, *, as_json: bool) -> int:
-    summary = {
+    from bot.startup import problems, public_url_warnings
+
+    # A missing node socket stops `run`: an error here too. A port in use may be the
+    # running bot itself: a warning.
+    errors = [str(p) for p in problems(config, ports=False)]
+    busy = {str(p) for p in problems(config)} - set(errors)
+    warnings = public_url_warnings(config) + sorted(f"{p} (unless it is this bot)" for p in busy)
+    summary: dict[str, object] = {
         "config": str(config.path),
         "public_url": config.service.public_url,
         "data_dir": str(config.service.data_dir),
@@ -233,10 +257,16 @@ def _check_config(config: Config, *, as_json: bool) -> int:
             }
             for c in config.chargers
         ],
+        "warnings": warnings,
+        "errors": errors,
     }
     if as_json:
         print(json.dumps(summary, indent=2))
-        return 0
+        return 1 if errors else 0
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
     for key in ("config", "public_url", "data_dir", "ocpp_listen", "http_listen", "lightning"):
         print(f"{key:14} {summary[key]}")
     print(f"{'lightning_rpc':14} {summary['lightning_rpc']}")
@@ -260,5 +290,8 @@ def _check_config(config: Config, *, as_json: bool) -> int:
             ],
         )
     )
+    if errors:
+        print(f"\nconfiguration has {len(errors)} error(s): zapcharge run would not start")
+        return 1
     print(f"\nconfiguration OK: {len(config.chargers)} charger(s), {len(config.relays)} relay(s)")
     return 0

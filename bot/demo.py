@@ -37,8 +37,8 @@ from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.sessions.machine import State
+from bot.sessions.records import Session, SessionRecords
 from bot.store import Database
-from bot.store.sessions import Session, SessionStore
 
 __all__ = ["DemoFailed", "run_demo", "write_demo_config"]
 
@@ -333,7 +333,7 @@ async def _claim_refund(
 async def _check_books(config: Config, narrator: Narrator, payment_hash: str) -> None:
     db = await Database.open(config.service.database_path)
     try:
-        store = SessionStore(db)
+        store = SessionRecords(db)
 
         async def closed() -> Session | None:
             session = await store.by_payment_hash(payment_hash)

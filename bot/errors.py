@@ -4,6 +4,7 @@
 
     ZapchargeError
     ├── ConfigError            a config or key file is wrong; names the file and the key
+    ├── StartupError           a part cannot start (port in use, no node socket); names the fix
     ├── StoreError             the SQLite store failed or holds something impossible
     ├── LightningError         the Lightning backend refused or failed (carries the CLN code)
     │   └── LightningUnavailable   the node could not be reached: retry, never "failed"
@@ -35,6 +36,7 @@ __all__ = [
     "PriceFeedUnavailable",
     "PricingError",
     "SessionError",
+    "StartupError",
     "StoreError",
     "ZapInvalid",
     "ZapchargeError",
@@ -54,6 +56,10 @@ class ConfigError(ZapchargeError):
         self.key = key
         self.message = message
         super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+class StartupError(ZapchargeError):
+    """Something the bot needs at start is not there; the message names it and the fix."""
 
 
 class StoreError(ZapchargeError):

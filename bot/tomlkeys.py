@@ -3,6 +3,10 @@
 Every config parser (``bot.config``, ``bot.config.pricing``) reads through
 :class:`KeyReader`, so every mistake is reported the same way: ``file: dotted.key: what``,
 and a key nobody read is an error ("unknown key"), so a typo cannot fall back to a default.
+
+``done()`` on a table also checks every table read through it (:meth:`KeyReader.table`,
+:meth:`KeyReader.tables`), so a parser that forgets a sub-table's ``done()`` still refuses
+its unknown keys: ``listne = ...`` in ``[http]`` once passed and bound every interface.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class KeyReader:
     def __init__(self, file: str, prefix: str, data: Mapping[str, Any]) -> None:
         self.file, self.prefix, self.data = file, prefix, data
         self.seen: set[str] = set()
+        self.children: list[KeyReader] = []  # the tables read through this one
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -137,15 +142,22 @@ class KeyReader:
         value = self.raw(name, ... if required else {})
         if not isinstance(value, dict):
             raise self.fail(name, f"expected a table [{self.key(name)}], got {type_name(value)}")
-        return KeyReader(self.file, f"{self.key(name)}.", value)
+        child = KeyReader(self.file, f"{self.key(name)}.", value)
+        self.children.append(child)
+        return child
 
     def tables(self, name: str) -> list[KeyReader]:
         value = self.raw(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.fail(name, f"expected an array of tables [[{self.key(name)}]]")
-        return [KeyReader(self.file, f"{self.key(name)}[{i}].", v) for i, v in enumerate(value)]
+        children = [KeyReader(self.file, f"{self.key(name)}[{i}].", v) for i, v in enumerate(value)]
+        self.children.extend(children)
+        return children
 
     def done(self) -> None:
+        """Refuse any key not read, here and in every table read through this one."""
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
             raise self.fail(unknown[0], "unknown key")
+        for child in self.children:
+            child.done()

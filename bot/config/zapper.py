@@ -19,12 +19,12 @@ from typing import Any
 
 from bot.config.keys import npub_to_hex
 from bot.errors import ConfigError
+from bot.tomlkeys import KeyReader
 
 __all__ = ["ZapperConfig", "parse_zapper"]
 
 # LUD-16: the user part is a-z0-9-_.+ ; the domain a host name, optionally with a port.
 _ADDRESS = re.compile(r"^[a-z0-9._+-]+@[a-z0-9.-]+(:\d{1,5})?$")
-_KEYS = ("lightning_address", "trusted_pubkeys", "pin_from_address")
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,17 @@ def parse_zapper(file: str, raw: Any) -> ZapperConfig | None:
         return None
     if not isinstance(raw, dict):
         raise ConfigError(file, "zapper", "expected a table [zapper]")
-    unknown = sorted(set(raw) - set(_KEYS))
-    if unknown:
-        raise ConfigError(file, f"zapper.{unknown[0]}", "unknown key")
-    address = raw.get("lightning_address")
+    table = KeyReader(file, "zapper.", raw)
+    address = table.raw("lightning_address", None)
     if not isinstance(address, str) or not _ADDRESS.match(address.strip().lower()):
         raise ConfigError(
             file, "zapper.lightning_address", f"expected name@domain, got {address!r}"
         )
-    pin = raw.get("pin_from_address", False)
+    pin = table.raw("pin_from_address", False)
     if not isinstance(pin, bool):
         raise ConfigError(file, "zapper.pin_from_address", "expected true or false")
-    keys = raw.get("trusted_pubkeys", [])
+    keys = table.raw("trusted_pubkeys", [])
+    table.done()
     if not isinstance(keys, list):
         raise ConfigError(file, "zapper.trusted_pubkeys", "expected an array of public keys")
     trusted: list[str] = []

@@ -106,7 +106,9 @@ class ClnBackend:
             # pyln reports a closed socket as an error *string*, not a node refusal.
             raise LightningUnavailable(f"{method}: {error}") from None
         except OSError as exc:
-            raise LightningUnavailable(f"{method}: {exc.strerror or exc}") from None
+            raise LightningUnavailable(
+                f"{method}: {exc.strerror or exc} ({self.rpc_path})"
+            ) from None
         except ValueError as exc:  # a reply that is not JSON-RPC: treat the node as broken
             raise LightningUnavailable(f"{method}: malformed reply ({exc})") from None
 

@@ -55,11 +55,11 @@ from bot.pricing.point import PriceAt
 from bot.reservations.book import ReservationBook
 from bot.reservations.service import new_id_tag, new_token
 from bot.sessions.quotes import Quoter, static_quote
+from bot.sessions.records import SessionRecords
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.lnurl import LnurlStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["INVOICE_LABEL_PREFIX", "Checkout", "PaySite"]
 
@@ -109,7 +109,7 @@ class Checkout:
         self.reservations = ReservationBook(db, clock=clock)
         self.prices = prices  # the price of the moment, shown in the offer's metadata
         self.invoice_expiry_s = invoice_expiry_s
-        self.sessions = SessionStore(db, clock=clock)
+        self.sessions = SessionRecords(db, clock=clock)
         self.invoices = LightningStore(db)
         self.store = LnurlStore(db)
         self.chargers = ChargerStore(db)  # what the OCPP layer knows: online, connector status

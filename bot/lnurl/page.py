@@ -21,11 +21,11 @@ import segno
 from aiohttp import web
 
 from bot.sessions.machine import Event
+from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk
 from bot.sessions.service import SessionService
 from bot.sessions.settlement import format_msat
 from bot.store.refunds import RefundStatus, RefundStore
-from bot.store.sessions import Session
 
 __all__ = ["SessionPage"]
 

@@ -31,10 +31,10 @@ from bot.lnurl.hosts import usable_relays
 from bot.nostr.zaps import build_zap_receipt, load_zap_request
 from bot.ports import ReservationPayments, SessionPayments
 from bot.ports.lightning import Invoice
+from bot.sessions.records import SessionRecords
 from bot.store.db import Database
 from bot.store.lightning import LightningStore, StoredInvoice
 from bot.store.lnurl import LnurlStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["ReceiptOutbox", "ZapPayments"]
 
@@ -63,7 +63,7 @@ class ZapPayments:
         self.reservations = reservations  # fee invoices belong to a reservation, not a session
         self.allow_loopback, self.clock = allow_loopback, clock
         self.invoices = LightningStore(db)
-        self.session_store = SessionStore(db, clock=clock)
+        self.session_store = SessionRecords(db, clock=clock)
         self.store = LnurlStore(db)
 
     async def invoice_paid(self, invoice: Invoice) -> None:

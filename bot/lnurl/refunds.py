@@ -36,8 +36,9 @@ from bot.lnurl.protocol import Urls
 from bot.lnurl.withdraw import WithdrawOffer, check_withdraw_invoice, parse_withdraw_callback
 from bot.ports import RefundEvents
 from bot.ports.lightning import LightningBackend, PaymentStatus
+from bot.sessions.refunding import refund_rows
 from bot.store.db import Database
-from bot.store.refunds import Refund, RefundMethod, RefundStatus, RefundStore
+from bot.store.refunds import Refund, RefundMethod, RefundStatus
 
 __all__ = ["RefundResult", "Refunds", "WithdrawLink"]
 
@@ -87,7 +88,7 @@ class Refunds:
     ) -> None:
         self.backend, self.urls, self.currency, self.settings = backend, urls, currency, settings
         self.events, self.clock = events, clock
-        self.store = RefundStore(db, clock=clock)
+        self.store = refund_rows(db, clock=clock)
         self._client = client or partial(lnurl_client, allow_loopback=allow_loopback)
 
     async def withdraw_link(self, session_id: str, amount_msat: int) -> WithdrawLink | None:

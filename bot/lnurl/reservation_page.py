@@ -26,8 +26,8 @@ from aiohttp import web
 from bot.reservations.book import Reservation
 from bot.reservations.machine import State
 from bot.reservations.service import ReservationService
+from bot.sessions.records import SessionRecords
 from bot.sessions.settlement import format_msat
-from bot.store.sessions import SessionStore
 
 __all__ = ["ReservationPage"]
 
@@ -44,7 +44,7 @@ class ReservationPage:
     def __init__(
         self,
         service: ReservationService,
-        sessions: SessionStore,
+        sessions: SessionRecords,
         public_url: str,
         encode_lnurl: Callable[[str], str],
     ) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.config import ListenAddress
+from bot.lnurl.edges import lnurl_edges
 
 __all__ = ["HttpServer", "RouteProvider"]
 
@@ -46,7 +47,8 @@ class HttpServer:
         self._failure: BaseException | None = None
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        # lnurl_edges: CORS preflights and LNURL error bodies on the public LNURL paths.
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[lnurl_edges])
         app.router.add_get("/healthz", _healthz)
         for provider in self._providers:
             app.router.add_routes(provider.routes())

@@ -28,11 +28,11 @@ from bot.ports import Messenger
 from bot.pricing.point import PriceAt
 from bot.reservations.book import ReservationBook
 from bot.sessions.machine import TOPUP_STATES
+from bot.sessions.records import SessionRecords
 from bot.sessions.settlement import format_msat
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.notify import NotifyStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["NotifyService"]
 
@@ -56,7 +56,7 @@ class NotifyService:
         self.messenger, self.prices, self.clock, self.tick_s = messenger, prices, clock, tick_s
         self.store = NotifyStore(db, clock=clock)
         self.chargers = ChargerStore(db)
-        self.sessions = SessionStore(db, clock=clock)
+        self.sessions = SessionRecords(db, clock=clock)
         self.reservations = ReservationBook(db, clock=clock)
 
     # -- the driver's commands --------------------------------------------------------------

@@ -44,10 +44,10 @@ from bot.receipts.checks import (
 from bot.receipts.pinning import PubkeyLookup, fetch_nostr_pubkey, trusted_zappers
 from bot.sessions.machine import State
 from bot.sessions.quotes import Quoter, static_quote
+from bot.sessions.records import SessionRecords
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.receipts import Claim, ReceiptStore
-from bot.store.sessions import SessionStore
 
 __all__ = ["ReceiptListener"]
 
@@ -85,7 +85,7 @@ class ReceiptListener:
         self._node_retry_s = tuple(node_retry_s)
         self._slots = asyncio.Semaphore(concurrency)
         self.store = ReceiptStore(db)
-        self._sessions = SessionStore(db, clock=clock)
+        self._sessions = SessionRecords(db, clock=clock)
         self._status = ChargerStore(db)
         self._trusted: dict[str, frozenset[str]] = {}
         self.ready = asyncio.Event()  # set once the subscription reached EOSE

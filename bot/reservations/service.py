@@ -30,10 +30,10 @@ from bot.reservations.book import Reservation, ReservationBook
 from bot.reservations.machine import Event, State, cancel_refund
 from bot.sessions.ids import id_tag_for
 from bot.sessions.machine import State as SessionState
+from bot.sessions.records import SessionRecords, TopUpResult
 from bot.sessions.texts import RESERVATION_REFUND_REASON
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
-from bot.store.sessions import SessionStore, TopUpResult
 
 __all__ = ["ReservationService", "new_id_tag", "new_token"]
 
@@ -70,7 +70,7 @@ class ReservationService:
         self.backend = backend  # asked whether an unpaid fee invoice has expired
         self.clock, self.tick_s = clock, tick_s
         self.store = ReservationBook(db, clock=clock)
-        self.sessions = SessionStore(db, clock=clock)
+        self.sessions = SessionRecords(db, clock=clock)
         self.chargers = ChargerStore(db)
         self._offline_since: dict[str, float] = {}
         self._sent: set[int] = set()  # ReserveNow sent by this process (lost on restart)

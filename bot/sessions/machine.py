@@ -69,7 +69,7 @@ class Event(enum.StrEnum):
     TRANSACTION_STARTED = "transaction_started"  # StartTransaction with our idTag
     TOPUP_PAID = "topup_paid"  # a follow-up payment from the payer: more budget
     # A top-up paid after its session stopped taking money: it gets a refund-only session
-    # of its own, written straight into failed_to_start (see SessionStore.open_refund).
+    # of its own, written straight into failed_to_start (see SessionRecords.open_refund).
     LATE_TOPUP = "late_topup"
     BUDGET_REACHED = "budget_reached"  # the meter passed the stop threshold
     DRIVER_STOP = "driver_stop"  # the payer's DM ``stop``

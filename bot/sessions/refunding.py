@@ -7,11 +7,25 @@ how a payment is claimed, paid and checked lives there.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol
 
-from bot.store.refunds import RefundStatus
+from bot.sessions.ids import SessionIds
+from bot.sessions.machine import State
+from bot.store.db import Database
+from bot.store.refunds import RefundStatus, RefundStore
 
-__all__ = ["RefundDesk", "RefundOutcome", "RefundRetry", "WithdrawLinkView"]
+__all__ = ["RefundDesk", "RefundOutcome", "RefundRetry", "WithdrawLinkView", "refund_rows"]
+
+
+def refund_rows(
+    db: Database, *, clock: Callable[[], float] = time.time, ids: SessionIds | None = None
+) -> RefundStore:
+    """The refund rows, claimable while a session is ``refunding``, with our k1s."""
+    return RefundStore(
+        db, owing_state=State.REFUNDING.value, new_k1=(ids or SessionIds()).k1, clock=clock
+    )
 
 
 class RefundOutcome(Protocol):

@@ -4,7 +4,7 @@ It fills :class:`~bot.ports.ChargerEvents` (called from OCPP handlers: record, w
 worker, return; never a command from inside a handler), :class:`~bot.ports.DriverCommands`
 (DM ``status`` / ``stop`` / ``help``), :class:`~bot.ports.SessionPayments` (a quote or a
 top-up is paid) and ``RefundEvents`` (a withdraw link was redeemed). State changes are
-compare-and-set transitions in :class:`~bot.store.sessions.SessionStore`, persisted before
+compare-and-set transitions in :class:`~bot.sessions.records.SessionRecords`, persisted before
 their side effects; the side effects themselves (RemoteStart, RemoteStop, DMs, refunds)
 run in :mod:`bot.sessions.steps` on the service's own workers.
 
@@ -29,15 +29,14 @@ from bot.ports.lightning import InvoiceStatus, LightningBackend
 from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
 from bot.sessions.metering import latest_power, latest_register, latest_soc
-from bot.sessions.refunding import RefundDesk, RefundRetry
+from bot.sessions.records import Session, SessionFields, SessionRecords, TopUpResult
+from bot.sessions.refunding import RefundDesk, RefundRetry, refund_rows
 from bot.sessions.steps import Runtime, Steps
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.meter_log import MeterLog
 from bot.store.notices import NoticeStore
-from bot.store.refunds import RefundStore
-from bot.store.sessions import Session, SessionStore, TopUpResult
 
 __all__ = ["SessionService"]
 
@@ -75,7 +74,7 @@ class SessionService:
         self.config, self.status = config, status
         self.control: ChargerControl = control or _Unattached()
         self.backend, self.clock = backend, clock
-        self.store = SessionStore(db, clock=clock)
+        self.store = SessionRecords(db, clock=clock)
         self.invoices = LightningStore(db)
         self.meter_log = MeterLog(db)
         self.runtime = Runtime(started_at=clock())
@@ -85,7 +84,7 @@ class SessionService:
             self.runtime,
             chargers=ChargerStore(db),
             notices=NoticeStore(db, clock=clock),
-            refund_rows=RefundStore(db, clock=clock),
+            refund_rows=refund_rows(db, clock=clock),
             control=self.control,
             messenger=messenger,
             desk=refunds,
@@ -410,7 +409,7 @@ class SessionService:
         """Stop on the payer's request; a second stop only says where things stand."""
         for _ in range(3):
             if session.state in (State.PAID, State.STARTING, State.CHARGING):
-                fields: dict[str, object] = {"stop_reason": event.value}
+                fields: SessionFields = {"stop_reason": event.value}
                 if session.state is State.CHARGING:
                     fields["stop_requested_at"] = self.clock()
                 if await self.store.apply(session.id, session.state, event, **fields):

@@ -23,13 +23,13 @@ from bot.sessions import texts
 from bot.sessions.idle import IdleMeter
 from bot.sessions.machine import Event, State
 from bot.sessions.metering import Reading, reading_of
+from bot.sessions.records import Session, SessionRecords
 from bot.sessions.refunding import RefundDesk, RefundOutcome, RefundRetry
 from bot.sessions.settlement import Receipt, full_refund, settle
 from bot.sessions.tariff import budget_wh
 from bot.store.chargers import ChargerStore
 from bot.store.notices import NoticeStore
 from bot.store.refunds import RefundStatus, RefundStore
-from bot.store.sessions import Session, SessionStore
 
 __all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Runtime", "Steps"]
 
@@ -68,7 +68,7 @@ class Steps:
     def __init__(
         self,
         config: Config,
-        store: SessionStore,
+        store: SessionRecords,
         runtime: Runtime,
         *,
         chargers: ChargerStore,

@@ -9,8 +9,9 @@ One ``refunds`` row per session (``UNIQUE(session_id)``) is the claim. Its statu
     claim_refund / offer_withdraw take over a released row (or an expired offer) again
 
 ``pending`` means a payment may be in flight or its outcome is unknown: it stays pending
-until the node says paid or definitely failed. A claim needs the session in
-``refunding`` with exactly that ``refund_msat``.
+until the node says paid or definitely failed. A claim needs the session in the state
+that owes a refund (``owing_state``, given by :mod:`bot.sessions.refunding`) with exactly
+that ``refund_msat``.
 
 LNURL-withdraw ``k1`` values are bearer secrets: random, bound to this one row, with an
 expiry, spent by exactly one :meth:`RefundStore.claim_k1`. They are never logged; the
@@ -25,8 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.errors import SessionError
-from bot.sessions.ids import SessionIds
-from bot.sessions.machine import State
 from bot.store.db import Database, Row, Transaction
 
 __all__ = ["Refund", "RefundMethod", "RefundStatus", "RefundStore"]
@@ -74,12 +73,14 @@ class RefundStore:
         self,
         db: Database,
         *,
+        owing_state: str,
+        new_k1: Callable[[], str],
         clock: Callable[[], float] = time.time,
-        ids: SessionIds | None = None,
     ) -> None:
         self._db = db
+        self._owing = owing_state
+        self._new_k1 = new_k1
         self._clock = clock
-        self._ids = ids or SessionIds()
 
     async def get(self, session_id: str) -> Refund | None:
         row = await self._db.fetchone("SELECT * FROM refunds WHERE session_id = ?", (session_id,))
@@ -192,7 +193,7 @@ class RefundStore:
         expires_at: float | None,
     ) -> Refund | None:
         now = self._clock()
-        k1 = self._ids.k1() if status is RefundStatus.OFFERED else None
+        k1 = self._new_k1() if status is RefundStatus.OFFERED else None
         async with self._db.transaction() as tx:
             # The INSERT takes a free claim; the UPSERT's WHERE takes over only a released
             # one or an offer that expired unspent. Anything else leaves the row alone.
@@ -216,7 +217,7 @@ class RefundStore:
                     now,
                     now,
                     session_id,
-                    State.REFUNDING.value,
+                    self._owing,
                     amount_msat,
                     RefundStatus.RELEASED.value,
                     RefundStatus.OFFERED.value,
@@ -224,19 +225,21 @@ class RefundStore:
                 ),
             )
             if not changed:
-                await _check_claimable(tx, session_id, amount_msat)
+                await _check_claimable(tx, session_id, amount_msat, self._owing)
                 return None
             row = await tx.fetchone("SELECT * FROM refunds WHERE session_id = ?", (session_id,))
         return Refund.from_row(row) if row else None
 
 
-async def _check_claimable(tx: Transaction, session_id: str, amount_msat: int) -> None:
+async def _check_claimable(
+    tx: Transaction, session_id: str, amount_msat: int, owing_state: str
+) -> None:
     """Explain a claim that took nothing: a mistake raises, a held claim is normal."""
     row = await tx.fetchone("SELECT state, refund_msat FROM sessions WHERE id = ?", (session_id,))
     if row is None:
         raise SessionError(f"no session {session_id}")
-    if row["state"] != State.REFUNDING.value:
-        raise SessionError(f"session {session_id} is {row['state']}, not refunding")
+    if row["state"] != owing_state:
+        raise SessionError(f"session {session_id} is {row['state']}, not {owing_state}")
     if row["refund_msat"] != amount_msat:
         raise SessionError(
             f"session {session_id} owes {row['refund_msat']} msat, not {amount_msat} msat"

@@ -19,7 +19,7 @@ from bot.lightning.simnode import serve_in_process
 from bot.nostr.keys import write_key_file
 from bot.nostr.relay import local_relay
 from bot.ocpp.simcharger import SimCharger, SimSettings
-from bot.store.sessions import SessionStore
+from bot.sessions.records import SessionRecords
 from tests.driver.support import ZapWorld, zap_world
 from tests.helpers import scaled, write_config
 
@@ -76,7 +76,7 @@ async def test_zap_an_npub_pay_it_and_read_back_the_receipt(world: ZapWorld) -> 
     assert outcome["paid"] is True and outcome["receipt_id"]
     assert outcome["amount_msat"] == 5_000_000
     assert outcome["recipient_pubkey"] == world.site.config.chargers[0].keys.public_key_hex
-    session = await SessionStore(world.site.db).by_payment_hash(outcome["payment_hash"])
+    session = await SessionRecords(world.site.db).by_payment_hash(outcome["payment_hash"])
     assert session is not None and session.payer_pubkey == driver.public_key_hex
 
 

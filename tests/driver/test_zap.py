@@ -13,7 +13,7 @@ from bot.driver.zap import ZapOutcome, zap
 from bot.errors import LnurlError
 from bot.lnurl.client import LnurlClient
 from bot.nostr.zap_relays import PoolZapRelays
-from bot.store.sessions import SessionStore
+from bot.sessions.records import SessionRecords
 from tests.driver.support import ZapWorld, zap_world
 from tests.helpers import scaled
 from tests.nostr.events import TestKey
@@ -63,7 +63,7 @@ async def test_zapping_an_npub_ends_with_a_valid_receipt(
     assert outcome.recipient_pubkey == charger.keys.public_key_hex
     assert outcome.paid and outcome.receipt_id is not None
     assert outcome.receipt_preimage is not None
-    session = await SessionStore(world.site.db).by_payment_hash(outcome.payment_hash)
+    session = await SessionRecords(world.site.db).by_payment_hash(outcome.payment_hash)
     assert session is not None and session.payer_pubkey == DRIVER.pubkey
     assert world.site.sessions.paid[0][:2] == (outcome.payment_hash, AMOUNT)
 

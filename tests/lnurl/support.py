@@ -35,11 +35,11 @@ from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.sessions.machine import Event
+from bot.sessions.records import Session, SessionRecords
 from bot.sessions.tariff import Quote
 from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.db import Database
 from bot.store.outbox import OutboxStore
-from bot.store.sessions import Session, SessionStore
 from tests.helpers import scaled, write_config
 from tests.lnurl.invoices import issue_invoice
 
@@ -166,7 +166,7 @@ async def set_charger(
         await store.set_status(charger_id, state)
 
 
-async def move_session(sessions: SessionStore, session: Session, *steps: Event) -> Session:
+async def move_session(sessions: SessionRecords, session: Session, *steps: Event) -> Session:
     """Walk a session through ``steps`` (paid with its quote amount when invoice_paid)."""
     current = session
     for event in steps:
@@ -183,7 +183,7 @@ async def move_session(sessions: SessionStore, session: Session, *steps: Event) 
 
 async def refunding_session(site: Site, name: str = "ph-1") -> str:
     """A session that failed to start and now owes REFUND back."""
-    sessions = SessionStore(site.db)
+    sessions = SessionRecords(site.db)
     session = await sessions.create(
         "cp-001", 1, Quote(0, 250_000), payer_pubkey=None, payment_hash=name
     )

@@ -19,7 +19,7 @@ from bot.lnurl.codec import lightning_address_url
 from bot.nostr.zaps import build_zap_request
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
-from bot.store.sessions import SessionStore
+from bot.sessions.records import SessionRecords
 from tests.lnurl.support import Site, move_session, pay_site, set_charger
 from tests.nostr.events import TestKey
 
@@ -116,7 +116,7 @@ async def test_an_lnurl_payment_without_nostr_quotes_a_session(site: Site) -> No
     invoice = decode_invoice(answer["pr"])
     assert invoice.amount_msat == AMOUNT and invoice.currency == "bcrt"
     assert invoice.description_hash == hashlib.sha256(offer["metadata"].encode()).hexdigest()
-    session = await SessionStore(site.db).by_payment_hash(invoice.payment_hash)
+    session = await SessionRecords(site.db).by_payment_hash(invoice.payment_hash)
     assert session is not None
     assert (session.state, session.payer_pubkey, session.connector_id) == (State.QUOTED, None, 1)
     assert session.quote.price_msat_per_kwh == 250_000
@@ -201,7 +201,7 @@ async def test_a_zap_commits_to_the_exact_request_and_keeps_the_payer(site: Site
     answer = await site.get("/lnurlp/cp-001/callback", amount=str(AMOUNT), nostr=raw)
     invoice = decode_invoice(answer["pr"])
     assert invoice.description_hash == hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    session = await SessionStore(site.db).by_payment_hash(invoice.payment_hash)
+    session = await SessionRecords(site.db).by_payment_hash(invoice.payment_hash)
     assert session is not None and session.payer_pubkey == DRIVER.pubkey
     # Untrusted relays: private and single-label hosts dropped, loopback kept (our own
     # relay is on loopback in this deployment).
@@ -314,7 +314,7 @@ async def test_a_connector_with_a_car_plugged_in_first_is_accepted(site: Site) -
 
 async def busy_with(site: Site, payer: str | None, *steps: Event) -> str:
     """Quote a session by ``payer`` over HTTP and move it along ``steps``."""
-    sessions = SessionStore(site.db)
+    sessions = SessionRecords(site.db)
     if payer is None:
         answer = await site.get("/lnurlp/cp-001/callback", amount=str(AMOUNT))
     else:
@@ -352,7 +352,7 @@ async def test_a_zap_by_the_payer_of_the_running_session_tops_it_up(site: Site) 
     payment_hash = decode_invoice(answer["pr"]).payment_hash
     stored = await site.checkout.invoices.invoice(payment_hash)
     assert stored is not None and stored.session_id == running
-    session = await SessionStore(site.db).load(running)
+    session = await SessionRecords(site.db).load(running)
     assert answer["successAction"]["url"] == f"{site.base}/s/{session.token}"
     assert await session_count(site) == 1  # no new session: the money joins the running one
     # Even offline for a moment, the running session may still take money.
@@ -378,7 +378,7 @@ async def test_a_stopping_session_takes_no_top_up(site: Site) -> None:
 async def test_connectors_are_chosen_free_first_or_by_name(tmp_path: Path) -> None:
     async with pay_site(tmp_path, connectors=2) as site:
         await set_charger(site.db, "cp-001", statuses={1: "Faulted", 2: "Available"})
-        sessions = SessionStore(site.db)
+        sessions = SessionRecords(site.db)
         answer = await site.get("/lnurlp/cp-001/callback", amount=str(AMOUNT))
         session = await sessions.by_payment_hash(decode_invoice(answer["pr"]).payment_hash)
         assert session is not None and session.connector_id == 2

@@ -23,7 +23,7 @@ from bot.nostr.zaps import (
 )
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import State
-from bot.store.sessions import SessionStore
+from bot.sessions.records import SessionRecords
 from tests.helpers import scaled
 from tests.lnurl.support import Site, pay_site, receipts_flowing
 from tests.nostr.events import TestKey, schnorr_valid
@@ -132,7 +132,7 @@ async def test_a_receipt_on_a_relay_is_never_taken_as_payment(site: Site, relay:
         assert len(await receipts_on(relay, charger.keys.public_key_hex, wanted=2)) == 2
         await asyncio.sleep(0.3)  # time for anything that might misread them
     assert site.sessions.paid == []
-    session = await SessionStore(site.db).by_payment_hash(payment_hash)
+    session = await SessionRecords(site.db).by_payment_hash(payment_hash)
     assert session is not None and session.state is State.QUOTED
     verify = await site.get(answer["verify"])
     assert verify["settled"] is False

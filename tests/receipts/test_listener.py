@@ -25,9 +25,9 @@ from bot.pricing.service import PricingService
 from bot.receipts.listener import ReceiptListener
 from bot.sessions.machine import State
 from bot.sessions.quotes import pricing_quote
+from bot.sessions.records import SessionRecords
 from bot.store import Database
 from bot.store.receipts import Claim
-from bot.store.sessions import SessionStore
 from tests.nostr.support import wait_until
 from tests.receipts.support import Recorder, Zapper, listening, register, zapper_charger
 
@@ -87,7 +87,7 @@ async def test_a_confirmed_receipt_starts_one_session(
     recorder = Recorder()
     pool = bot_pool([relay.url])
     listener = listener_for(charger, pool, db, backend, recorder)
-    sessions = SessionStore(db)
+    sessions = SessionRecords(db)
     async with listening(listener, pool):
         zap = await zapper.zap(charger.keys.public_key_hex, AMOUNT, comment="connector 2 please")
         await zapper.publish(zap.receipt, [relay.url])
@@ -122,7 +122,7 @@ async def test_a_zap_through_the_operators_zapper_is_priced_like_our_own(
         zap = await zapper.zap(charger.keys.public_key_hex, AMOUNT)
         await zapper.publish(zap.receipt, [relay.url])
         await wait_until(lambda: _done(db, 1), what="session_paid")
-    session = await SessionStore(db).by_payment_hash(zap.payment_hash)
+    session = await SessionRecords(db).by_payment_hash(zap.payment_hash)
     assert session is not None and session.quote.price_msat_per_kwh == 123_000
     assert await listener.store.rejects() == []
 
@@ -156,7 +156,7 @@ async def test_forged_receipts_are_refused_and_recorded(
     assert set(rejects) == set(forged)
     for code, zap in forged.items():
         assert rejects[code].reason
-        assert await SessionStore(db).by_payment_hash(zap.payment_hash) is None
+        assert await SessionRecords(db).by_payment_hash(zap.payment_hash) is None
 
 
 async def test_a_receipt_for_another_recipient_is_refused(
@@ -271,7 +271,7 @@ async def test_a_claim_cut_short_by_a_crash_is_finished_at_start(
     assert await listener.store.claim(claim, time.time())
     await listener.start()
     assert recorder.paid == [(claim.payment_hash, AMOUNT, claim.paid_at)]
-    session = await SessionStore(db).by_payment_hash(claim.payment_hash)
+    session = await SessionRecords(db).by_payment_hash(claim.payment_hash)
     assert session is not None and session.payer_pubkey == "ef" * 32
     await listener.start()  # done rows are not finished twice
     assert len(recorder.paid) == 1

@@ -21,11 +21,11 @@ from bot.config import Config, load_config
 from bot.ocpp import CentralSystem
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.sessions.machine import State
+from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk, RefundRetry
 from bot.sessions.service import SessionService
 from bot.sessions.tariff import make_quote
 from bot.store import Database
-from bot.store.sessions import Session
 from tests.helpers import scaled, write_config
 
 __all__ = ["Driver", "Rig", "rig", "wait_until"]

@@ -19,7 +19,7 @@ from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import HttpServer
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
-from bot.sessions.refunding import RefundRetry
+from bot.sessions.refunding import RefundRetry, refund_rows
 from bot.store.refunds import RefundStatus, RefundStore
 from tests.helpers import scaled
 from tests.lnurl.support import FAST_BACKOFF, DriverWallet
@@ -69,7 +69,7 @@ async def test_a_failed_refund_is_retried_after_the_backoff_and_paid_once(
         await r.reaches(session.id, State.CHARGING)
         await r.service.driver_command("cp-001", PAYER, "stop")
         await r.reaches(session.id, State.REFUNDING, State.CLOSED)
-        rows = RefundStore(r.db)
+        rows = refund_rows(r.db)
         await wait_until(lambda: _attempts(rows, session.id, 1), what="a first, failed attempt")
         failed_at = time.monotonic()
         done = await r.reaches(session.id, State.CLOSED, within=10)

@@ -27,9 +27,9 @@ from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.simstate import SimConnector
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
+from bot.sessions.records import SessionRecords
 from bot.sessions.tariff import make_quote
 from bot.store import Database
-from bot.store.sessions import SessionStore
 from tests.helpers import scaled, write_config
 from tests.lnurl.invoices import issue_invoice
 from tests.sessions.support import wait_until
@@ -90,7 +90,7 @@ async def _paid_session(config_path: Path, amount_msat: int, *, refund_due: bool
     db = await Database.open(config.service.database_path)
     try:
         await register_chargers(config, db)
-        store = SessionStore(db)
+        store = SessionRecords(db)
         charger = config.chargers[0]
         session = await store.create(
             charger.id,

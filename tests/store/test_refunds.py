@@ -7,10 +7,11 @@ import pytest
 
 from bot.errors import SessionError
 from bot.sessions.machine import Event, State
+from bot.sessions.records import SessionRecords
+from bot.sessions.refunding import refund_rows
 from bot.sessions.tariff import Quote
 from bot.store.db import Database
 from bot.store.refunds import RefundMethod, RefundStatus, RefundStore
-from bot.store.sessions import SessionStore
 
 AMOUNT = 894_000
 WEEK = 7 * 24 * 3600
@@ -30,16 +31,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def sessions(db: Database, clock: Clock) -> SessionStore:
-    return SessionStore(db, clock=clock)
+def sessions(db: Database, clock: Clock) -> SessionRecords:
+    return SessionRecords(db, clock=clock)
 
 
 @pytest.fixture
 def refunds(db: Database, clock: Clock) -> RefundStore:
-    return RefundStore(db, clock=clock)
+    return refund_rows(db, clock=clock)
 
 
-async def refunding(sessions: SessionStore, name: str = "ph") -> str:
+async def refunding(sessions: SessionRecords, name: str = "ph") -> str:
     """A session that failed to start and now owes AMOUNT back."""
     session = await sessions.create(
         "cp-001", 1, Quote(0, 250_000), payer_pubkey=None, payment_hash=name
@@ -50,7 +51,7 @@ async def refunding(sessions: SessionStore, name: str = "ph") -> str:
     return session.id
 
 
-async def test_claim_then_pay(sessions: SessionStore, refunds: RefundStore) -> None:
+async def test_claim_then_pay(sessions: SessionRecords, refunds: RefundStore) -> None:
     sid = await refunding(sessions)
     claim = await refunds.claim_refund(sid, AMOUNT, RefundMethod.LUD16)
     assert claim is not None and claim.status is RefundStatus.PENDING and claim.attempts == 1
@@ -68,7 +69,7 @@ async def test_claim_then_pay(sessions: SessionStore, refunds: RefundStore) -> N
 
 
 async def test_a_claim_needs_a_refunding_session_and_its_exact_amount(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     sid = await refunding(sessions)
     with pytest.raises(SessionError, match="owes"):
@@ -82,7 +83,7 @@ async def test_a_claim_needs_a_refunding_session_and_its_exact_amount(
 
 
 async def test_pending_stays_pending_release_only_on_definite_failure(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     sid = await refunding(sessions)
     await refunds.claim_refund(sid, AMOUNT, RefundMethod.LUD16)
@@ -100,7 +101,7 @@ async def test_pending_stays_pending_release_only_on_definite_failure(
 
 
 async def test_concurrent_claims_exactly_one_wins(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     for n in range(5):
         sid = await refunding(sessions, f"ph-{n}")
@@ -119,8 +120,8 @@ async def test_claims_from_two_connections_exactly_one_wins(tmp_path: Path) -> N
     path = tmp_path / "shared.sqlite3"
     first, second = await Database.open(path), await Database.open(path)
     try:
-        sessions = SessionStore(first)
-        stores = (RefundStore(first), RefundStore(second))
+        sessions = SessionRecords(first)
+        stores = (refund_rows(first), refund_rows(second))
         for n in range(10):
             sid = await refunding(sessions, f"ph-{n}")
             results = await asyncio.gather(
@@ -133,7 +134,7 @@ async def test_claims_from_two_connections_exactly_one_wins(tmp_path: Path) -> N
 
 
 async def test_withdraw_k1_is_spent_exactly_once(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     sid = await refunding(sessions)
     offer = await refunds.offer_withdraw(sid, AMOUNT, WEEK)
@@ -154,7 +155,7 @@ async def test_withdraw_k1_is_spent_exactly_once(
 
 
 async def test_concurrent_k1_claims_exactly_one_wins(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     sid = await refunding(sessions)
     offer = await refunds.offer_withdraw(sid, AMOUNT, WEEK)
@@ -169,7 +170,7 @@ async def test_concurrent_k1_claims_exactly_one_wins(
 
 
 async def test_k1_expires_and_is_renewed_with_a_new_one(
-    sessions: SessionStore, refunds: RefundStore, clock: Clock
+    sessions: SessionRecords, refunds: RefundStore, clock: Clock
 ) -> None:
     sid = await refunding(sessions)
     offer = await refunds.offer_withdraw(sid, AMOUNT, 3600)
@@ -187,7 +188,7 @@ async def test_k1_expires_and_is_renewed_with_a_new_one(
 
 
 async def test_a_released_withdraw_kills_its_k1(
-    sessions: SessionStore, refunds: RefundStore
+    sessions: SessionRecords, refunds: RefundStore
 ) -> None:
     sid = await refunding(sessions)
     offer = await refunds.offer_withdraw(sid, AMOUNT, WEEK)
