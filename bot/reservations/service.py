@@ -252,9 +252,11 @@ class ReservationService:
                 await self._lose(r, Event.CHARGER_OFFLINE, "charger offline")
             return
         except OcppError as error:
-            # No answer: it may hold the connector; cancel it there once it answers again.
             clog.warning("reservation %d: ReserveNow: %s", r.id, error)
-            await self._lose(r, Event.REFUSED, "charger did not answer", release=True)
+            if error.code is not None:  # a CALLERROR (NotSupported, ...): it holds nothing
+                await self._lose(r, Event.REFUSED, "charger takes no reservations")
+            else:  # no answer: it may hold the connector; cancel it there once it answers
+                await self._lose(r, Event.REFUSED, "charger did not answer", release=True)
             return
         finally:
             self._sent.add(r.id)
@@ -337,9 +339,13 @@ class ReservationService:
             return
         try:
             await self.control.cancel_reservation(r.charger_id, r.id)
-        except (ChargerOffline, OcppError) as error:
-            charger_log(log, r.charger_id).warning("reservation %d not released: %s", r.id, error)
+        except ChargerOffline:
             return
+        except OcppError as error:
+            charger_log(log, r.charger_id).warning("reservation %d not released: %s", r.id, error)
+            if error.code is None:
+                return  # no answer: ask again on the next tick
+            # A CALLERROR is an answer too: the charger holds nothing we could cancel.
         await self.store.released(r.id)
 
     async def _tell(self, r: Reservation, notice: str, text: str) -> None:

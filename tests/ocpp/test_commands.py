@@ -67,3 +67,17 @@ def test_reservation_commands() -> None:
     assert (cancel.action, cancel.payload) == ("CancelReservation", {"reservationId": 42})
     assert schema_error(MessageType.CALLRESULT, "ReserveNow", {"status": "Faulted"}) is None
     assert schema_error(MessageType.CALLRESULT, "ReserveNow", {"status": "Maybe"}) is not None
+
+
+def test_reservation_commands_in_201_words() -> None:
+    from bot.ocpp.v201 import frames as frames201
+    from bot.ocpp.v201 import reservations
+
+    reserve = reservations.reserve_now(1, "2026-12-02T10:15:00.000Z", "ZCTAG", 42)
+    assert (reserve.action, reserve.version) == ("ReserveNow", "2.0.1")
+    assert reserve.payload["idToken"] == {"idToken": "ZCTAG", "type": "Central"}
+    assert (reserve.payload["id"], reserve.payload["evseId"]) == (42, 1)
+    cancel = reservations.cancel_reservation(42)
+    assert cancel.payload == {"reservationId": 42}
+    for command in (reserve, cancel):
+        assert frames201.schema_error(MessageType.CALL, command.action, command.payload) is None

@@ -34,6 +34,7 @@ from bot.nostr.pool import RelayPool
 from bot.nostr.relay import free_port, local_relay
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ocpp.v201.simcharger import SimCharger201
 from bot.ports.bolt11 import NETWORK_CURRENCY
 from tests.helpers import scaled
 from tests.nostr.support import Driver
@@ -126,10 +127,10 @@ class Bot:
         except aiohttp.ClientError:
             return False
 
-    async def charger(self, **settings: Any) -> SimCharger:
+    async def charger(self, ocpp: str = "1.6", **settings: Any) -> SimCharger:
         charger = self.config.chargers[0]
         defaults: dict[str, Any] = {"clock_speed": 1.0, "reconnect_delay_s": 0.2}
-        sim = SimCharger(
+        sim = (SimCharger201 if ocpp == "2.0.1" else SimCharger)(
             SimSettings(
                 f"ws://127.0.0.1:{self.ocpp_port}/ocpp",
                 charger.id,

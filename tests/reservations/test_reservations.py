@@ -227,3 +227,25 @@ async def test_wallet_only_driver_reserves_and_cancels_on_the_page(tmp_path: Pat
         assert amount == bot.reservation()["refund_msat"]
         books = books_of_reservation(bot)
         assert books["kept"] + books["refunded"] == FEE
+
+
+async def test_a_station_without_reservations_refunds_the_fee_whole(tmp_path: Path) -> None:
+    """The simulated OCPP 2.0.1 station implements no ReserveNow (a CALLERROR): the bot
+    refunds the fee and asks it to cancel nothing."""
+    async with bot_stack(tmp_path) as bot:
+        sim = await bot.charger(ocpp="2.0.1")
+        async with Driver([bot.relay_url]) as driver:
+            await bot.zap(driver, FEE, "reserve")
+            await wait_for(lambda: bot.reservation_state() == "refunded", 15, "refunded")
+            text = await bot.dm_matching(driver, r"could not be kept")
+            assert "charger takes no reservations" in text
+            link = await bot.dm_matching(driver, r"Your refund of 200 sat", 20)
+            assert await bot.claim_refund(link) == FEE
+        assert not bot.reservation()["release_pending"]
+        assert not sim.commands("CancelReservation")
+        assert books_of_reservation(bot) == {
+            "paid": FEE,
+            "kept": 0,
+            "credited": 0,
+            "refunded": FEE,
+        }
