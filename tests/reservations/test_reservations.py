@@ -12,6 +12,7 @@ import nostr_sdk
 import pytest
 
 from bot.errors import LnurlError
+from bot.lnurl.codec import decode_lnurl
 from tests.reservations.support import Bot, Driver, books_of_reservation, bot_stack, wait_for
 
 pytestmark = pytest.mark.slow
@@ -249,3 +250,36 @@ async def test_a_station_without_reservations_refunds_the_fee_whole(tmp_path: Pa
             "credited": 0,
             "refunded": FEE,
         }
+
+
+async def test_wallet_only_driver_charges_with_the_pages_charge_link(tmp_path: Path) -> None:
+    async with bot_stack(tmp_path) as bot:
+        sim = await bot.charger()
+        base = f"http://127.0.0.1:{bot.http_port}"
+        await bot.lnurl_pay(f"{base}/.well-known/lnurlp/cp-001.1?reserve=1", FEE)
+        await wait_for(lambda: bot.reservation_state() == "reserved", 15, "reserved")
+        async with bot.http.get(f"{base}/r/{bot.reservation()['token']}/status.json") as answer:
+            charge_lnurl = (await answer.json())["charge_lnurl"]
+        paid = await bot.lnurl_pay(decode_lnurl(charge_lnurl), 1_000_000)
+        await wait_for(lambda: bot.reservation_state() == "credited", 20, "fee credited")
+        session = bot.session(bot.reservation()["credited_session_id"])
+        assert session["payer_pubkey"] is None
+        assert sim.commands("ReserveNow")[-1]["id_tag"] == session["id_tag"]
+        await wait_for(lambda: bot.session(session["id"])["state"] == "charging", 20)
+        assert bot.session(session["id"])["paid_msat"] == 1_000_000 + FEE
+        async with bot.http.post(f"{base}/s/{session['token']}/stop") as answer:
+            assert answer.status == 200
+        await wait_for(lambda: bot.session(session["id"])["state"] == "refunding", 30)
+
+        async def offered() -> str | None:
+            async with bot.http.get(f"{base}/s/{session['token']}/status.json") as answer:
+                return (await answer.json())["refund_lnurl"]
+
+        refunded = await bot.claim_refund(await wait_for(offered, 20, "the refund QR"))
+        await wait_for(lambda: bot.session(session["id"])["state"] == "closed", 20)
+        row = bot.session(session["id"])
+        kept = row["consumed_msat"] + row["fees_msat"]
+        assert kept + row["refund_msat"] + row["waived_msat"] == 1_200_000
+        assert refunded == row["refund_msat"]
+        assert paid["offer"]["callback"].endswith("?reservation=" + bot.reservation()["token"])
+        assert books_of_reservation(bot)["credited"] == FEE
