@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 
 from bot.config import Config, SessionsConfig
 from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
-from bot.sessions.idle import IdleMeter
 from bot.sessions.machine import Event, State
-from bot.sessions.metering import Reading, reading_of
+from bot.sessions.meter import SessionMeter
 from bot.sessions.records import Session, SessionRecords
 from bot.sessions.refunding import RefundDesk, RefundOutcome, RefundRetry
+from bot.sessions.runtime import Runtime
 from bot.sessions.settlement import Receipt, full_refund, settle
-from bot.sessions.tariff import budget_wh
 from bot.store.chargers import ChargerStore
 from bot.store.notices import NoticeStore
 from bot.store.refunds import RefundStatus, RefundStore
 
-__all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Runtime", "Steps"]
+__all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Steps"]
 
 log = logging.getLogger("bot.sessions")
 
@@ -40,36 +38,13 @@ RESUME_GRACE_S = 5.0  # a reconnected charger first flushes what it queued while
 _MAX_STEPS = 10
 
 
-@dataclass
-class Runtime:
-    """What this process did or saw; lost on restart on purpose (see the module docstring)."""
-
-    started_at: float
-    start_sent: set[str] = field(default_factory=set)
-    stop_sent: set[str] = field(default_factory=set)
-    interval_set: set[str] = field(default_factory=set)
-    online_since: dict[str, float] = field(default_factory=dict)
-    offline_since: dict[str, float] = field(default_factory=dict)
-    soc: dict[str, float] = field(default_factory=dict)
-    retry_at: dict[str, float] = field(default_factory=dict)
-    topups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    orphans: list[tuple[str, int]] = field(default_factory=list)
-    idle: IdleMeter = field(default_factory=IdleMeter)
-
-    def forget(self, session_id: str) -> None:
-        for group in (self.start_sent, self.stop_sent, self.interval_set):
-            group.discard(session_id)
-        for table in (self.soc, self.retry_at, self.topups):
-            table.pop(session_id, None)
-        self.idle.forget(session_id)
-
-
 class Steps:
     def __init__(
         self,
         config: Config,
         store: SessionRecords,
         runtime: Runtime,
+        meter: SessionMeter,
         *,
         chargers: ChargerStore,
         notices: NoticeStore,
@@ -88,7 +63,7 @@ class Steps:
             messenger,
             desk,
         )
-        self.rt, self.clock = runtime, clock
+        self.rt, self.meter, self.clock = runtime, meter, clock
         self.retry = retry or RefundRetry()
         self._by_state: dict[State, Callable[[Session], Awaitable[bool]]] = {
             State.PAID: self.start,
@@ -186,7 +161,7 @@ class Steps:
             await self._quietly(
                 s, self.control.set_sample_interval(s.charger_id, self.cfg.sample_interval_s)
             )
-        reading = self._reading(s, None, now)
+        reading = self.meter.reading(s, None, now)
         if await self.notices.claim(s.id, "started"):
             await self.dm(s, texts.started(s.id, s.quote, s.paid_msat, reading.budget_wh))
         for payment_hash, amount in self.rt.topups.pop(s.id, []):
@@ -194,7 +169,7 @@ class Steps:
                 await self.dm(s, texts.topup(amount, s.paid_msat, reading.budget_wh))
         offline = self.rt.offline_since.get(s.charger_id)
         if not online and offline is not None and now - offline >= self.cfg.disconnect_timeout_s:
-            return await self.request_stop(s, Event.DISCONNECT_TIMEOUT)
+            return await self.meter.request_stop(s, Event.DISCONNECT_TIMEOUT)
         if reading.idle_minutes != s.idle_minutes:
             await self.store.record_consumption(
                 s.id,
@@ -205,8 +180,8 @@ class Steps:
                 fees_msat=reading.settlement.fees_msat,
             )
         if reading.stop_due:  # time and idle fees alone can use the budget up
-            return await self.request_stop(s, Event.BUDGET_REACHED)
-        if self.progress_due(s, now):
+            return await self.meter.request_stop(s, Event.BUDGET_REACHED)
+        if self.meter.progress_due(s, now):
             moved = await self.store.update(
                 s.id, State.CHARGING, progress_wh=s.energy_wh, progress_at=now
             )
@@ -215,35 +190,6 @@ class Steps:
                 soc = self.rt.soc.get(s.id)
                 await self.dm(s, texts.progress(s.energy_wh, reading.cost_msat, remaining, soc))
         return False
-
-    def progress_due(self, s: Session, now: float) -> bool:
-        if s.payer_pubkey is None:
-            return False
-        since = s.progress_at or s.started_at or now
-        return (
-            s.energy_wh - s.progress_wh >= self.cfg.progress_every_wh
-            or now - since >= self.cfg.progress_every_s
-        )
-
-    def _reading(self, s: Session, register: float | None, now: float) -> Reading:
-        idle = self.rt.idle.minutes(s, now)
-        return reading_of(
-            replace(s, idle_minutes=idle) if idle != s.idle_minutes else s,
-            register,
-            now,
-            max_power_w=self.max_power_w(s),
-            sample_interval_s=self.cfg.sample_interval_s,
-            stop_latency_s=self.cfg.stop_latency_s,
-        )
-
-    async def request_stop(self, s: Session, event: Event) -> bool:
-        """charging -> stopping (persisted first); the RemoteStop follows from stopping."""
-        moved = await self.store.apply(
-            s.id, State.CHARGING, event, stop_reason=event.value, stop_requested_at=self.clock()
-        )
-        if moved is not None:
-            charger_log(log, s.charger_id).info("session %s stopping: %s", s.id, event.value)
-        return True
 
     async def stopping(self, s: Session) -> bool:
         now = self.clock()
@@ -407,14 +353,3 @@ class Steps:
             await command
         except (ChargerOffline, OcppError, SessionError) as error:
             charger_log(log, s.charger_id).warning("session %s: %s", s.id, error)
-
-    def max_power_w(self, s: Session) -> int:
-        charger = self.config.charger(s.charger_id)
-        connector = charger.connector(s.connector_id) if charger else None
-        return connector.max_power_w if connector else 22_000
-
-    def budget(self, s: Session) -> int:
-        return budget_wh(s.quote, s.paid_msat, s.minutes, s.idle_minutes)
-
-    def reading(self, s: Session, register: float | None, now: float) -> Reading:
-        return self._reading(s, register, now)

@@ -13,7 +13,7 @@ from bot.lightning.simnode import serve_in_process
 from bot.ocpp import CentralSystem
 from bot.reservations.machine import State
 from bot.reservations.service import ReservationService, new_id_tag, new_token
-from bot.sessions.service import SessionService
+from bot.sessions.inbox import SessionInbox
 from bot.sessions.tariff import make_quote
 from bot.store import Database
 from tests.helpers import write_config
@@ -28,7 +28,7 @@ async def test_an_unpaid_fee_invoice_ends_unpaid_once_the_node_says_so(tmp_path:
         try:
             await register_chargers(config, db)
             backend = build_backend(config.lightning)
-            central = CentralSystem(config, db, SessionService(config, db))
+            central = CentralSystem(config, db, SessionInbox(config, db))
             service = ReservationService(config, db, central, backend=backend, clock=lambda: now[0])
             invoice = await backend.create_invoice(200_000, "fee-1", "reserve", expiry_s=600)
             charger = config.chargers[0]
