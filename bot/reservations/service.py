@@ -30,7 +30,8 @@ from bot.reservations.book import Reservation, ReservationBook
 from bot.reservations.machine import Event, State, cancel_refund
 from bot.sessions.ids import id_tag_for
 from bot.sessions.machine import State as SessionState
-from bot.sessions.records import SessionRecords, TopUpResult
+from bot.sessions.record import TopUpResult
+from bot.sessions.records import SessionRecords
 from bot.sessions.texts import RESERVATION_REFUND_REASON
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
