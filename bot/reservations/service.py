@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from bot.config import Config
-from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
+from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError, is_retryable
 from bot.log import charger_log
 from bot.ports import ChargerReservations, Messenger
 from bot.ports.lightning import InvoiceStatus, LightningBackend
@@ -254,7 +254,7 @@ class ReservationService:
             return
         except OcppError as error:
             clog.warning("reservation %d: ReserveNow: %s", r.id, error)
-            if error.code is not None:  # a CALLERROR (NotSupported, ...): it holds nothing
+            if not is_retryable(error):  # a CALLERROR (NotSupported, ...): it holds nothing
                 await self._lose(r, Event.REFUSED, "charger takes no reservations")
             else:  # no answer: it may hold the connector; cancel it there once it answers
                 await self._lose(r, Event.REFUSED, "charger did not answer", release=True)
@@ -344,7 +344,7 @@ class ReservationService:
             return
         except OcppError as error:
             charger_log(log, r.charger_id).warning("reservation %d not released: %s", r.id, error)
-            if error.code is None:
+            if is_retryable(error):
                 return  # no answer: ask again on the next tick
             # A CALLERROR is an answer too: the charger holds nothing we could cancel.
         await self.store.released(r.id)
