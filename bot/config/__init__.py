@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -206,7 +207,12 @@ class Config:
     sessions: SessionsConfig = SessionsConfig()
 
     def charger(self, charger_id: str) -> ChargerConfig | None:
-        return next((c for c in self.chargers if c.id == charger_id), None)
+        return self._chargers_by_id.get(charger_id)
+
+    @cached_property
+    def _chargers_by_id(self) -> dict[str, ChargerConfig]:
+        # Looked up per OCPP message and per session step: a scan of 10,000 is too slow.
+        return {c.id: c for c in self.chargers}
 
     @property
     def read_relays(self) -> tuple[str, ...]:

@@ -74,6 +74,7 @@ _TRIGGERABLE_201: dict[str, Triggerable201] = {
 # a few KiB.
 MAX_FRAME_CHARS = 64 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024
+SEEN_FLUSH_S = 60.0  # Heartbeat times are not billing data: one write a minute for all
 
 
 class CentralSystem:
@@ -144,9 +145,24 @@ class CentralSystem:
             )
             self._listening.set()
             try:
-                await server.serve_forever()
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._flush_seen(), name="ocpp-last-seen")
+                    await server.serve_forever()
             finally:
                 self._listening.clear()
+                await self._flush_seen_once()
+
+    async def _flush_seen(self) -> None:
+        """Heartbeat times reach the database once a minute, all in one transaction."""
+        while True:
+            await asyncio.sleep(SEEN_FLUSH_S)
+            await self._flush_seen_once()
+
+    async def _flush_seen_once(self) -> None:
+        try:
+            await self.chargers.flush_seen()
+        except Exception:  # kept in memory for the next flush; never stops the server
+            log.exception("writing last_seen times failed")
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
