@@ -97,15 +97,21 @@ def build_services(config: Config, db: Database) -> list[Service]:
     the same ports (bot.ports) and is chosen here."""
     from bot.console.build import build_console
     from bot.lightning import build_backend
+    from bot.lnurl.codec import encode_lnurl
     from bot.lnurl.page import SessionPage
+    from bot.lnurl.reservation_page import ReservationPage
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
     from bot.nostr.receipt_feed import RelayReceiptFeed
     from bot.nostr.stack import NostrStack
+    from bot.notify.desk import DriverDesk
+    from bot.notify.service import NotifyService
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
+    from bot.reservations.service import ReservationService
     from bot.sessions.inbox import SessionInbox
     from bot.sessions.quotes import pricing_quote
+    from bot.sessions.records import SessionRecords
     from bot.sessions.refunding import refund_rows
     from bot.sessions.workers import SessionWorkers
 
@@ -114,8 +120,12 @@ def build_services(config: Config, db: Database) -> list[Service]:
     quote = pricing_quote(pricing)  # the price of the moment binds the session
     nostr = NostrStack.build(config, db, prices=pricing)
     inbox = SessionInbox(config, db, status=nostr.status)
-    dms = nostr.dm_receiver(inbox)
     central = CentralSystem(config, db, inbox)
+    reservations = ReservationService(
+        config, db, central, messenger=nostr.messenger, backend=backend
+    )
+    notify = NotifyService(config, db, messenger=nostr.messenger, prices=pricing)
+    dms = nostr.dm_receiver(DriverDesk(inbox, notify, reservations))  # every DM command
     lnurl = LnurlStack.build(
         config,
         db,
@@ -125,6 +135,8 @@ def build_services(config: Config, db: Database) -> list[Service]:
         refund_events=inbox,
         quote=quote,
         prices=pricing,  # and is shown in the LNURL metadata
+        holds=reservations,
+        reservation_payments=reservations,
     )
     sessions = SessionWorkers(
         config,
@@ -136,7 +148,12 @@ def build_services(config: Config, db: Database) -> list[Service]:
         backend=backend,
     )
     page = SessionPage(inbox, refund_rows(db), lnurl.refunds)
-    fleet = build_fleet(config, db, [central, inbox, sessions, lnurl, nostr, pricing])
+    reservation_page = ReservationPage(
+        reservations, SessionRecords(db), config.service.public_url, encode_lnurl
+    )
+    listeners: list[FleetListener] = [central, inbox, sessions, lnurl, nostr, pricing]
+    listeners += [reservations, notify]
+    fleet = build_fleet(config, db, listeners)
     console = build_console(
         config,
         db,
@@ -147,10 +164,9 @@ def build_services(config: Config, db: Database) -> list[Service]:
         roster=fleet,
         reload=fleet.reload,
     )
-    http = HttpServer(config.http.listen, [page, console, *lnurl.providers])
+    http = HttpServer(config.http.listen, [page, reservation_page, console, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, dms, sessions]
-    services.append(lnurl.watcher)
-    services.append(fleet)
+    services += [lnurl.watcher, reservations, notify, fleet]
     feed = RelayReceiptFeed(nostr.pool)
     receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)
     if receipts is not None:  # chargers that keep the operator's own zapper

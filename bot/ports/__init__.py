@@ -11,6 +11,7 @@ Direction of calls::
     console      --ChargerOperations-> OCPP server (an operator's commands to a charger)
     console      --EventsRefresh---> nostr         (publish a charger's events again)
     fleet        --FleetListener---> every part    (chargers added, changed, removed)
+    reservations --ChargerReservations-> OCPP server (ReserveNow / CancelReservation)
     sessions     --Messenger-------> nostr         (DMs to drivers)
     nostr        --DriverCommands--> sessions      (DM commands from drivers)
     sessions     --StatusSink------> nostr         (connector status changed)
@@ -36,6 +37,7 @@ __all__ = [
     "ChargerControl",
     "ChargerEvents",
     "ChargerOperations",
+    "ChargerReservations",
     "DriverCommands",
     "EventsRefresh",
     "FleetListener",
@@ -44,6 +46,8 @@ __all__ = [
     "OperatorTrigger",
     "PaidInvoices",
     "RefundEvents",
+    "ReservationHolds",
+    "ReservationPayments",
     "ResetKind",
     "SessionPayments",
     "StatusSink",
@@ -171,6 +175,22 @@ class FleetListener(Protocol):
     ) -> None: ...
 
 
+class ChargerReservations(Protocol):
+    """Reservations at a charger (OCPP 1.6 ReserveNow / CancelReservation). Kept apart from
+    ChargerControl so that a control without them still fills that protocol.
+    Raise ChargerOffline / OcppError; never return a silent None."""
+
+    def is_online(self, charger_id: str) -> bool: ...
+
+    async def reserve_now(
+        self, charger_id: str, connector_id: int, *, until: float, id_tag: str, reservation_id: int
+    ) -> str:
+        """The charger's answer: Accepted, Faulted, Occupied, Rejected or Unavailable."""
+        ...
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> bool: ...
+
+
 class Messenger(Protocol):
     """Encrypted DMs from a charger's identity to a driver, delivered through the outbox."""
 
@@ -213,6 +233,25 @@ class SessionPayments(Protocol):
     """
 
     async def session_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
+
+
+class ReservationPayments(Protocol):
+    """Told once a reservation's fee invoice is paid (idempotent by ``payment_hash``)."""
+
+    async def charger_of(self, payment_hash: str) -> str | None:
+        """The charger whose reservation this fee invoice is, or None if it is no fee."""
+        ...
+
+    async def reservation_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
+
+
+class ReservationHolds(Protocol):
+    """The pay side, before it hands a reserved driver the invoice of their charge: point
+    the charger's reservation at that session's idTag, so it and no other may start."""
+
+    async def hold_for(self, reservation_id: int, id_tag: str) -> None:
+        """Raises SessionError, ChargerOffline or OcppError when the charger does not."""
+        ...
 
 
 class RefundEvents(Protocol):

@@ -120,7 +120,7 @@ class Browser:
     async def open(self, url: str) -> None:
         self._loaded.clear()
         await self._send("Page.navigate", {"url": url})
-        await asyncio.wait_for(self._loaded.wait(), scaled(15))
+        await asyncio.wait_for(self._loaded.wait(), scaled(30))
 
     async def evaluate(self, expression: str) -> Any:
         result = await self._send(
@@ -147,9 +147,9 @@ class Browser:
         assert found, f"nothing matches {selector}"
 
     async def loaded(self) -> None:
-        await asyncio.wait_for(self._loaded.wait(), scaled(15))
+        await asyncio.wait_for(self._loaded.wait(), scaled(30))
 
-    async def until(self, what: str, probe: Callable[[], Any], within: float = 10.0) -> None:
+    async def until(self, what: str, probe: Callable[[], Any], within: float = 20.0) -> None:
         deadline = time.monotonic() + scaled(within)
         while True:
             value = probe()
