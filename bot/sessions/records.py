@@ -201,8 +201,7 @@ class SessionRecords:
         if not allowed(expected, new):
             raise IllegalTransition(str(expected), str(new))
         move = (expected.value, new.value, event.value if event is not None else None)
-        row = await self._rows.change(session_id, [expected.value], _checked(fields), move)
-        return _session(row)
+        return _session(await self._rows.move(session_id, move, _checked(fields)))
 
     async def apply(
         self, session_id: str, expected: State, event: Event, **fields: Unpack[SessionFields]
@@ -217,8 +216,7 @@ class SessionRecords:
     ) -> bool:
         """Record facts without a state change (start accepted, progress sent, ...), only
         while the session is still in ``expected``. False when it has moved on."""
-        changed = await self._rows.change(session_id, [expected.value], _checked(fields))
-        return changed is not None
+        return await self._rows.set(session_id, [expected.value], _checked(fields))
 
     async def record_consumption(
         self,
@@ -241,7 +239,7 @@ class SessionRecords:
             "last_meter_at": self._clock(),
         }
         running = [State.CHARGING.value, State.STOPPING.value]
-        return await self._rows.change(session_id, running, _checked(fields)) is not None
+        return await self._rows.set(session_id, running, _checked(fields))
 
     async def add_topup(
         self,
