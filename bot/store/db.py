@@ -250,6 +250,11 @@ class Transaction:
         await cursor.close()
         return count
 
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement for many rows in one hop to the database thread (not one each)."""
+        cursor = await self._conn.executemany(sql, rows)
+        await cursor.close()
+
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = await self._conn.execute(sql, params)
         rowid = cursor.lastrowid
