@@ -222,6 +222,11 @@ def status_tags(
     tags.append(["price-source", snapshot.price_source, snapshot.price_state])
     if snapshot.price_until is not None:
         tags.append(["price-until", str(snapshot.price_until)])
+    terms = charger.tariff
+    if terms.reservation_minutes is not None and terms.reservation_fee_msat is not None:
+        # What a client offers as "reserve": zap exactly this with the comment "reserve".
+        minutes = f"{terms.reservation_minutes:g}"
+        tags.append(["reservation", minutes, str(terms.reservation_fee_msat), "msat"])
     tags += [["g", g] for g in geohash_ladder(charger.lat, charger.lon)]
     tags += [
         ["expiration", str(expires_at)],

@@ -37,8 +37,9 @@ from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
 from bot.ocpp.billing import Billing
 from bot.ocpp.connection import OCPP16, ChargerConnection
 from bot.ocpp.frames import FrameError, MessageType, schema_error
-from bot.ocpp.handlers import Context, Handlers
+from bot.ocpp.handlers import Context, Handlers, iso_time
 from bot.ocpp.v201 import frames as frames201
+from bot.ocpp.v201 import reservations as reservations201
 from bot.ocpp.v201.billing import Billing as Billing201
 from bot.ocpp.v201.commands import TriggerableMessage as Triggerable201
 from bot.ocpp.v201.commands import profile_from_16
@@ -417,6 +418,25 @@ class CentralSystem:
             converted = profile_from_16(profile, charger_tx)
             return await self.v201.set_charging_profile(charger_id, connector_id, converted)
         return await self.send(charger_id, commands.set_charging_profile(connector_id, profile))
+
+    async def reserve_now(
+        self, charger_id: str, connector_id: int, *, until: float, id_tag: str, reservation_id: int
+    ) -> str:
+        """Connector ids on the seam are 2.0.1 EVSE ids, as for remote_start."""
+        if self._speaks_201(charger_id):
+            command201 = reservations201.reserve_now(
+                connector_id, iso_time(until), id_tag, reservation_id
+            )
+            return str(await self.send(charger_id, command201))
+        command = commands.reserve_now(connector_id, iso_time(until), id_tag, reservation_id)
+        return await self.send(charger_id, command)
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> bool:
+        if self._speaks_201(charger_id):
+            command = reservations201.cancel_reservation(reservation_id)
+        else:
+            command = commands.cancel_reservation(reservation_id)
+        return str(await self.send(charger_id, command)) == "Accepted"
 
 
 def _peer(connection: ServerConnection) -> str:

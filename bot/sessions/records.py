@@ -22,6 +22,7 @@ from bot.sessions.ids import SessionIds, id_tag_for
 from bot.sessions.machine import TERMINAL, TOPUP_STATES, Event, State, advance, allowed
 from bot.sessions.record import (
     MUTABLE_FIELDS,
+    RefundOrigin,
     Session,
     SessionFields,
     TopUp,
@@ -79,11 +80,12 @@ class SessionRecords:
         return await self.load(session_id)
 
     async def open_refund(
-        self, origin: Session, payment_hash: str, amount_msat: int, *, reason: str
+        self, origin: RefundOrigin, payment_hash: str, amount_msat: int, *, reason: str
     ) -> Session:
         """A refund-only session for a payment ``origin`` can no longer take (a top-up paid
-        after it stopped taking money), written straight into ``failed_to_start`` along the
-        table's own path in one transaction: no crash can leave it ``paid``.
+        after it stopped taking money, or a reservation's fee going back), written straight
+        into ``failed_to_start`` along the table's own path in one transaction: no crash can
+        leave it ``paid``.
 
         Idempotent by payment hash (the UNIQUE index on ``sessions.payment_hash``): asked
         again, it returns the session made the first time."""
