@@ -8,9 +8,12 @@ at most one status event per interval). Both events carry a NIP-40 expiration ``
 ahead, so a dead bot's status disappears, and are re-published before that.
 
 The price is the pricing service's price of the moment (``PriceAt``), with its source and
-whether it is fresh, stale or a fallback (docs/nip-ev.md). When its window ends
-(``valid_until``) the charger is looked at again, so a new price goes out within
-``min_interval_s`` of the window change.
+whether it is fresh, stale or a fallback (docs/nip-ev.md): the price a payment made now
+gets. When its window ends (``valid_until``) the charger is looked at again, so a new price
+goes out within ``min_interval_s`` of the window change. Prices that move with fetched data
+(``PriceFeeds``: spot, green) are looked at again after every fetch, and the first events
+after a start wait (at most ``first_price_wait_s``) for the first fetch of every feed, so
+they do not go out with the fallback price a moment before the live one is known.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import ChargerConfig
+from bot.config.pricing import GreenPricing, SpotPricing
 from bot.nostr.addresses import AddressBook
 from bot.nostr.events import (
     KIND_STATUS,
@@ -40,7 +44,7 @@ from bot.nostr.events import (
     user_status_tags,
 )
 from bot.nostr.outbox import Outbox
-from bot.pricing.point import PriceAt, PricePoint
+from bot.pricing.point import PriceAt, PriceFeeds, PricePoint
 from bot.store.nostr import ChargerState, NostrStateStore
 
 __all__ = ["StatusPublisher", "TariffPrices", "snapshot_of"]
@@ -106,6 +110,7 @@ class StatusPublisher:
         clock: Callable[[], float] = time.time,
         min_interval_s: float = 3.0,
         ttl_s: float = 900.0,
+        first_price_wait_s: float = 15.0,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -120,6 +125,17 @@ class StatusPublisher:
         self._last: dict[str, float] = {}  # charger id -> when we last published it
         self._price_until: dict[str, float] = {}  # charger id -> end of its price window
         self._wake = asyncio.Event()
+        self._first_price_wait_s = first_price_wait_s
+        self._moving = {c.id for c in chargers if isinstance(c.pricing, SpotPricing | GreenPricing)}
+        if isinstance(self._prices, PriceFeeds):
+            self._prices.on_change(self.prices_changed)
+
+    def prices_changed(self) -> None:
+        """New feed data: the chargers priced from feeds are looked at again (an unchanged
+        price costs nothing, the fingerprint is the same)."""
+        if self._moving:
+            self._dirty.update(self._moving)
+            self._wake.set()
 
     def charger_changed(self, charger_id: str) -> None:
         if charger_id in self._chargers:
@@ -142,6 +158,10 @@ class StatusPublisher:
 
     async def run(self) -> None:
         await self._book.load()
+        if isinstance(self._prices, PriceFeeds):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._first_price_wait_s):
+                    await self._prices.first_round()
         while True:
             self._wake.clear()
             now = self._clock()
