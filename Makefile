@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/zapcharge demo
+	$(VENV)/bin/zapcharge demo $(if $(OCPP),--ocpp $(OCPP))
 
 test: lint types pytest
 

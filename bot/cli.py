@@ -23,6 +23,9 @@ __all__ = ["main"]
 log = logging.getLogger("bot.cli")
 
 
+OCPP_VERSIONS = ("1.6", "2.0.1")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapcharge", description=__doc__)
     parser.add_argument(
@@ -35,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot until SIGINT/SIGTERM")
-    commands.add_parser("demo", help="run the whole flow on embedded defaults and narrate it")
+    demo = commands.add_parser(
+        "demo", help="run the whole flow on embedded defaults and narrate it"
+    )
+    demo.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the charger's protocol")
     check = commands.add_parser("check-config", help="validate the configuration and summarise it")
     check.add_argument("--json", action="store_true")
 
@@ -71,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--offline", action="store_true", help="use stored feed data only")
     price.add_argument("--json", action="store_true")
 
-    sim = commands.add_parser("sim-charger", help="run a simulated OCPP 1.6 charge point")
+    sim = commands.add_parser("sim-charger", help="run a simulated OCPP charge point")
+    sim.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="its protocol")
     sim.add_argument("--url", required=True, help="ws(s)://HOST:PORT/ocpp (the id is appended)")
     sim.add_argument("--id", required=True, help="the charge point identity")
     sim.add_argument("--password", required=True, help="its ocpp_password")
@@ -125,7 +132,7 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return asyncio.run(run_demo())
+        return asyncio.run(run_demo(ocpp=args.ocpp))
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
     if args.command in STANDALONE_COMMANDS:

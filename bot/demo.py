@@ -35,6 +35,7 @@ from bot.nostr.relay import free_port, local_relay
 from bot.nostr.watch import WatchTable, fetch_status_table
 from bot.nostr.zap_relays import PoolZapRelays
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ocpp.v201.simcharger import SimCharger201
 from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.sessions.machine import State
 from bot.sessions.records import Session, SessionRecords
@@ -112,11 +113,12 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: 
         await asyncio.sleep(0.2)
 
 
-async def run_demo(say: Callable[[str], None] = print) -> int:
+async def run_demo(say: Callable[[str], None] = print, ocpp: str = "1.6") -> int:
+    """``ocpp``: the protocol the simulated charger speaks, "1.6" or "2.0.1"."""
     narrator = Narrator(say)
     try:
         with tempfile.TemporaryDirectory(prefix="zapcharge-demo-") as tmp:
-            await _story(Path(tmp), narrator)
+            await _story(Path(tmp), narrator, ocpp)
     except DemoFailed as exc:
         say(f"DEMO FAILED: {exc}")
         return 1
@@ -137,7 +139,7 @@ async def _running(coro: Awaitable[None], name: str) -> AsyncIterator[asyncio.Ta
             await task
 
 
-async def _story(root: Path, narrator: Narrator) -> None:
+async def _story(root: Path, narrator: Narrator, ocpp: str) -> None:
     async with (
         local_relay() as relay_url,
         serve_in_process(root / "lightning") as operator_node,
@@ -151,12 +153,15 @@ async def _story(root: Path, narrator: Narrator) -> None:
         charger = config.chargers[0]
         narrator.step(
             f"local relay {relay_url}, simulated Lightning nodes (operator and driver wallet: "
-            "a simulation, not lightningd), charger identity " + charger.keys.npub
+            "a simulation, not lightningd), charger identity "
+            + charger.keys.npub
+            + f", speaking OCPP {ocpp}"
         )
         stop = asyncio.Event()
         async with _running(serve(config, stop), "bot") as bot:
             await until("the bot's HTTP server", lambda: _healthy(http_port), STEP_TIMEOUT_S)
-            sim = SimCharger(
+            simulator = SimCharger201 if ocpp == "2.0.1" else SimCharger
+            sim = simulator(
                 SimSettings(
                     url=f"ws://127.0.0.1:{ocpp_port}/ocpp",
                     charger_id=charger.id,

@@ -8,11 +8,13 @@ from bot.demo import run_demo
 
 
 @pytest.mark.slow
-async def test_the_demo_tells_the_whole_story_and_every_step_happens() -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_the_demo_tells_the_whole_story_and_every_step_happens(ocpp: str) -> None:
     lines: list[str] = []
-    assert await run_demo(lines.append) == 0, "\n".join(lines)
+    assert await run_demo(lines.append, ocpp=ocpp) == 0, "\n".join(lines)
     story = "\n".join(lines)
     for step in (
+        f"speaking OCPP {ocpp}",
         "the charger is online and published",
         "1:Available",
         "zaps 1000 sats",

@@ -187,6 +187,7 @@ class ChargerConfig:
     keys: ChargerKeys
     pricing: PricingConfig | None = None  # load_charger always sets it; None means [tariff]
     zapper: ZapperConfig | None = None  # an external lightning address and its zapper
+    ocpp_version: str | None = None  # "1.6" or "2.0.1" pins it; None: what the charger offers
 
     def connector(self, connector_id: int) -> Connector | None:
         return next((c for c in self.connectors if c.id == connector_id), None)
@@ -386,9 +387,17 @@ def load_charger(path: Path, passphrase: str | None) -> ChargerConfig:
             str(path), table.raw("pricing", None), charger.tariff.price_msat_per_kwh
         ),
         zapper=parse_zapper(str(path), table.raw("zapper", None)),
+        ocpp_version=_ocpp_version(table),
     )
     table.done()
     return charger
+
+
+def _ocpp_version(table: KeyReader) -> str | None:
+    version = table.text("ocpp_version", None)
+    if version not in (None, "1.6", "2.0.1"):
+        raise table.fail("ocpp_version", f'use "1.6" or "2.0.1", got {version!r}')
+    return str(version) if version else None
 
 
 def _connectors(table: KeyReader) -> tuple[Connector, ...]:

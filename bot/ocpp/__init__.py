@@ -1,4 +1,7 @@
-"""OCPP 1.6-J central system (and a simulated charge point) on ``websockets``.
+"""OCPP central system, 1.6-J and 2.0.1 (and simulated charge points) on ``websockets``.
+
+OCPP 2.0.1 lives in :mod:`bot.ocpp.v201` and shares the server and the websocket pump;
+the subprotocol a charger negotiates picks the handlers (see :mod:`~bot.ocpp.server`).
 
 Layers, outermost first:
 

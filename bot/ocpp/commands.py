@@ -60,6 +60,7 @@ class Command(Generic[T]):
     action: str
     payload: dict[str, Any]
     parse: Callable[[dict[str, Any]], T]
+    version: str = "1.6"  # the OCPP version it is written in (bot.ocpp.v201.commands: 2.0.1)
 
 
 @dataclass(frozen=True)

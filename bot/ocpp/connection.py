@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -34,11 +35,27 @@ from bot.ocpp.frames import (
 )
 from bot.ocpp.values import storable
 
-__all__ = ["MAX_QUEUED_CALLS", "ChargerConnection"]
+__all__ = ["MAX_QUEUED_CALLS", "OCPP16", "ChargerConnection", "Dialect"]
 
 MAX_QUEUED_CALLS = 8  # a charger sends one CALL at a time; more is a misbehaving charger
 Answer = Callable[[Call, str], Awaitable[str]]
 Refused = Callable[[FrameError, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one OCPP-J version reads a frame and names the refusals of this pump.
+
+    ``parse`` raises :class:`FrameError` with the code to answer; ``code`` turns the
+    OCPP-J 1.6 codes used below (oversize, not UTF-8, busy) into the version's own names.
+    """
+
+    version: str
+    parse: Callable[[str], Call | CallResult | CallError]
+    code: Callable[[str], str]
+
+
+OCPP16 = Dialect("1.6", parse_frame, lambda code: code)
 
 
 class ChargerConnection:
@@ -51,8 +68,10 @@ class ChargerConnection:
         refused: Refused,
         max_frame_chars: int,
         log: logging.LoggerAdapter[logging.Logger],
+        dialect: Dialect = OCPP16,
     ) -> None:
         self.charger_id = charger_id
+        self.dialect = dialect
         self._ws = websocket
         self._answer = answer
         self._refused = refused
@@ -130,7 +149,7 @@ class ChargerConnection:
             await self._refuse(error, message)
             return
         try:
-            frame = parse_frame(message)
+            frame = self.dialect.parse(message)
         except FrameError as error:
             await self._refuse(error, message)
             return
@@ -168,7 +187,8 @@ class ChargerConnection:
                 )
             return
         with contextlib.suppress(ConnectionClosed):
-            await self._ws.send(encode_error(error.unique_id, error.code, error.description))
+            code = self.dialect.code(error.code)
+            await self._ws.send(encode_error(error.unique_id, code, error.description))
 
     async def _work(self) -> None:
         while (item := await self._calls.get()) is not None:

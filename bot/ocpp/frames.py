@@ -99,7 +99,7 @@ class FrameError(Exception):
 
     def __init__(
         self,
-        code: ErrorCode,
+        code: str,  # an ErrorCode here; OCPP 2.0.1's own names in bot.ocpp.v201.frames
         description: str,
         unique_id: str = UNKNOWN_ID,
         *,

@@ -49,7 +49,7 @@ _CEILING = {ENERGY: float(INT32_MAX), POWER: 1e7, SOC: 100.0}
 class Unusable(Exception):
     """Nothing usable is left of a message: refuse it with ``code``."""
 
-    def __init__(self, code: ErrorCode, description: str) -> None:
+    def __init__(self, code: str, description: str) -> None:
         super().__init__(description)
         self.code = code
         self.description = description

@@ -1,8 +1,13 @@
-"""The OCPP 1.6-J central system: websocket server, charger registry and commands.
+"""The OCPP central system (1.6-J and 2.0.1): websocket server, charger registry and commands.
 
-``ws(s)://HOST:PORT/ocpp/<charger-id>``, subprotocol ``ocpp1.6``, HTTP Basic auth checked
-before the upgrade (401 / 404), TLS when ``[ocpp] tls_cert``/``tls_key`` are set, and
-``GET /healthz`` on the same port. :class:`CentralSystem` is a Service (``run``) and fills
+``ws(s)://HOST:PORT/ocpp/<charger-id>``, HTTP Basic auth checked before the upgrade
+(401 / 404), TLS when ``[ocpp] tls_cert``/``tls_key`` are set, and ``GET /healthz`` on the
+same port. The subprotocol the charger offers (``ocpp2.0.1``, ``ocpp1.6``, in its order of
+preference) decides which protocol a connection speaks, unless its identity file pins
+``ocpp_version``; one we do not speak is refused (400) before any message. 2.0.1 lives in
+:mod:`bot.ocpp.v201`, behind the same seams; ``central.v201`` has its own commands.
+
+:class:`CentralSystem` is a Service (``run``) and fills
 :class:`~bot.ports.ChargerControl`; every command returns a typed result or raises
 :class:`~bot.errors.OcppError` (CALLERROR: ``code`` set; no answer in time: ``code`` None)
 or :class:`~bot.errors.ChargerOffline`.
@@ -30,21 +35,39 @@ from bot.log import charger_log
 from bot.ocpp import commands
 from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
 from bot.ocpp.billing import Billing
-from bot.ocpp.connection import ChargerConnection
+from bot.ocpp.connection import OCPP16, ChargerConnection
 from bot.ocpp.frames import FrameError, MessageType, schema_error
 from bot.ocpp.handlers import Context, Handlers
+from bot.ocpp.v201 import frames as frames201
+from bot.ocpp.v201.billing import Billing as Billing201
+from bot.ocpp.v201.commands import TriggerableMessage as Triggerable201
+from bot.ocpp.v201.commands import profile_from_16
+from bot.ocpp.v201.control import Control as Control201
+from bot.ocpp.v201.handlers import Context201
+from bot.ocpp.v201.handlers import Handlers as Handlers201
 from bot.ports import ChargerEvents
 from bot.store import Database
 from bot.store.chargers import ChargerStore
 from bot.store.meter_log import MeterLog
+from bot.store.ocpp201 import Ocpp201Store
 from bot.store.transactions import TransactionRow, TransactionStore
 
-__all__ = ["HARD_FRAME_LIMIT", "MAX_FRAME_CHARS", "SUBPROTOCOL", "CentralSystem"]
+__all__ = ["HARD_FRAME_LIMIT", "MAX_FRAME_CHARS", "SUBPROTOCOL", "SUBPROTOCOL_201", "CentralSystem"]
 
 log = logging.getLogger("bot.ocpp")
 
 T = TypeVar("T")
 SUBPROTOCOL = Subprotocol("ocpp1.6")
+SUBPROTOCOL_201 = Subprotocol("ocpp2.0.1")
+_SUBPROTOCOLS = {"1.6": SUBPROTOCOL, "2.0.1": SUBPROTOCOL_201}
+# The 1.6 TriggerMessage requests that a 2.0.1 station understands the same way.
+_TRIGGERABLE_201: dict[str, Triggerable201] = {
+    "BootNotification": "BootNotification",
+    "FirmwareStatusNotification": "FirmwareStatusNotification",
+    "Heartbeat": "Heartbeat",
+    "MeterValues": "MeterValues",
+    "StatusNotification": "StatusNotification",
+}
 # Frames up to MAX_FRAME_CHARS are handled; bigger ones get a FormationViolation and the
 # connection stays up; beyond HARD_FRAME_LIMIT bytes websockets closes it (1009), because
 # it would have to buffer the whole frame first. A 1.6 message with signed meter data is
@@ -73,6 +96,7 @@ class CentralSystem:
         self._max_frame = max_frame_chars
         self._passwords = {c.id: c.ocpp_password for c in config.chargers}
         self._pubkeys = {c.id: c.keys.public_key_hex for c in config.chargers}
+        self._pinned = {c.id: c.ocpp_version for c in config.chargers if c.ocpp_version}
         self.meter_log = MeterLog(db)
         self.chargers = ChargerStore(db)
         self.transactions = TransactionStore(db, self.meter_log)
@@ -80,6 +104,10 @@ class CentralSystem:
             config, self.chargers, self.transactions, self.meter_log, events, clock
         )
         self._handlers = Handlers(self._context, Billing(self._context).handlers())
+        store201 = Ocpp201Store(db)
+        context201 = Context201(self._context, store201)
+        self._handlers201 = Handlers201(context201, Billing201(context201).handlers())
+        self.v201 = Control201(self.send, store201, clock)
         self._connections: dict[str, ChargerConnection] = {}
         self._listening = asyncio.Event()
         self.port: int | None = None
@@ -97,8 +125,8 @@ class CentralSystem:
             self._serve_charger,
             listen.host,
             listen.port,
-            subprotocols=[SUBPROTOCOL],
-            select_subprotocol=_select_subprotocol,
+            subprotocols=[SUBPROTOCOL_201, SUBPROTOCOL],
+            select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
             # permessage-deflate costs ~40 KB per idle connection; OCPP frames are small.
             compression=None,
@@ -119,6 +147,27 @@ class CentralSystem:
                 await server.serve_forever()
             finally:
                 self._listening.clear()
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        """The charger's first offer we speak, or the version its identity file pins."""
+        request = connection.request
+        decision = (
+            admit(request.path, request.headers.get("Authorization"), self._passwords)
+            if request
+            else None
+        )
+        charger_id = decision.charger_id if isinstance(decision, Admitted) else None
+        pinned = self._pinned.get(charger_id or "")
+        wanted = [_SUBPROTOCOLS[pinned]] if pinned else [SUBPROTOCOL_201, SUBPROTOCOL]
+        for name in offered:
+            if name in wanted:
+                return name
+        if not offered and pinned in (None, "1.6"):
+            return None  # quirk: some 1.6 chargers send no Sec-WebSocket-Protocol at all
+        served, offers = " or ".join(wanted), ", ".join(offered) or "none"
+        raise NegotiationError(f"{charger_id or 'this charger'} speaks {served}, offered: {offers}")
 
     def _tls(self) -> ssl.SSLContext | None:
         ocpp = self._config.ocpp
@@ -155,13 +204,15 @@ class CentralSystem:
         clog = charger_log(log, charger_id)
         if websocket.subprotocol is None:
             clog.warning("connected without the ocpp1.6 subprotocol; speaking OCPP 1.6 anyway")
+        handlers = self._handlers201 if websocket.subprotocol == SUBPROTOCOL_201 else self._handlers
         connection = ChargerConnection(
             charger_id,
             websocket,
-            answer=lambda call, raw: self._handlers.handle(charger_id, call, raw),
+            answer=lambda call, raw: handlers.handle(charger_id, call, raw),
             refused=lambda error, raw: self._frame_refused(charger_id, error, raw),
             max_frame_chars=self._max_frame,
             log=clog,
+            dialect=frames201.DIALECT if handlers is self._handlers201 else OCPP16,
         )
         previous = self._connections.get(charger_id)
         self._connections[charger_id] = connection
@@ -204,6 +255,9 @@ class CentralSystem:
         await connection.first_message.wait()
         charger_id = connection.charger_id
         clog = charger_log(log, charger_id)
+        if connection.dialect.version == frames201.VERSION:
+            await self.v201.reconcile(charger_id, await self.transactions.open_of(charger_id))
+            return
         for row in await self.transactions.open_of(charger_id):
             clog.info(
                 "reconnected with transaction %d open on connector %d", row.id, row.connector_id
@@ -215,7 +269,9 @@ class CentralSystem:
 
     async def _frame_refused(self, charger_id: str, error: FrameError, raw: str) -> None:
         clog = charger_log(log, charger_id)
-        clog.warning("bad frame %s: %s %s", error.unique_id, error.code, error.description)
+        connection = self._connections.get(charger_id)
+        code = connection.dialect.code(error.code) if connection else error.code
+        clog.warning("bad frame %s: %s %s", error.unique_id, code, error.description)
         try:
             await self.chargers.record_anomaly(
                 charger_id,
@@ -224,7 +280,7 @@ class CentralSystem:
                 detail=error.description,
                 raw=raw,
                 unique_id=error.unique_id,
-                code=error.code,
+                code=code,
             )
         except Exception:
             clog.exception("could not record the bad frame")
@@ -238,6 +294,11 @@ class CentralSystem:
     def online_chargers(self) -> list[str]:
         return sorted(self._connections)
 
+    def protocol_of(self, charger_id: str) -> str | None:
+        """The OCPP version a connected charger speaks ("1.6", "2.0.1"); None when offline."""
+        connection = self._connections.get(charger_id)
+        return None if connection is None or connection.closed else connection.dialect.version
+
     async def open_transactions(self, charger_id: str) -> list[TransactionRow]:
         return await self.transactions.open_of(charger_id)
 
@@ -246,7 +307,13 @@ class CentralSystem:
         connection = self._connections.get(charger_id)
         if connection is None or connection.closed:
             raise ChargerOffline(f"{charger_id} is not connected")
-        invalid = schema_error(MessageType.CALL, command.action, command.payload)
+        version = connection.dialect.version
+        if command.version != version:
+            raise OcppError(
+                f"{command.action} is OCPP {command.version}; {charger_id} speaks {version}"
+            )
+        check = frames201.schema_error if version == frames201.VERSION else schema_error
+        invalid = check(MessageType.CALL, command.action, command.payload)
         if invalid is not None:
             raise OcppError(f"{command.action} not sent: {invalid.description}", invalid.code)
         try:
@@ -256,7 +323,7 @@ class CentralSystem:
             raise OcppError(
                 f"{command.action}: no answer from {charger_id} in {self._call_timeout:g} s"
             ) from None
-        invalid = schema_error(MessageType.CALLRESULT, command.action, answer)
+        invalid = check(MessageType.CALLRESULT, command.action, answer)
         if invalid is not None:
             raise OcppError(
                 f"{command.action}: invalid answer: {invalid.description}", invalid.code
@@ -265,16 +332,25 @@ class CentralSystem:
         charger_log(log, charger_id).info("%s -> %s", command.action, answer.get("status", "ok"))
         return result
 
+    def _speaks_201(self, charger_id: str) -> bool:
+        return self.protocol_of(charger_id) == frames201.VERSION
+
     async def remote_start(self, charger_id: str, connector_id: int, id_tag: str) -> bool:
+        if self._speaks_201(charger_id):
+            return await self.v201.remote_start(charger_id, connector_id, id_tag)
         self._context.remote_starts.sent(charger_id, id_tag, connector_id, self._clock())
         status = await self.send(charger_id, commands.remote_start(connector_id, id_tag))
         return status == "Accepted"
 
     async def remote_stop(self, charger_id: str, transaction_id: int) -> bool:
+        if self._speaks_201(charger_id):
+            return await self.v201.remote_stop(charger_id, transaction_id)
         return await self.send(charger_id, commands.remote_stop(transaction_id)) == "Accepted"
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool:
         """Only Accepted counts: RebootRequired would not shorten this session's samples."""
+        if self._speaks_201(charger_id):
+            return await self.v201.set_sample_interval(charger_id, seconds)
         status = await self.change_configuration(
             charger_id, "MeterValueSampleInterval", str(seconds)
         )
@@ -293,6 +369,9 @@ class CentralSystem:
     async def trigger_message(
         self, charger_id: str, message: commands.TriggerableMessage, connector_id: int | None = None
     ) -> commands.TriggerStatus:
+        if self._speaks_201(charger_id) and message in _TRIGGERABLE_201:
+            wanted = _TRIGGERABLE_201[message]
+            return await self.v201.trigger_message(charger_id, wanted, connector_id or None)
         return await self.send(charger_id, commands.trigger_message(message, connector_id))
 
     async def unlock_connector(self, charger_id: str, connector_id: int) -> commands.UnlockStatus:
@@ -311,17 +390,17 @@ class CentralSystem:
     async def set_charging_profile(
         self, charger_id: str, connector_id: int, profile: dict[str, object]
     ) -> commands.ChargingProfileStatus:
+        """``profile`` in 1.6 words; for a 2.0.1 station it is converted (transaction ids too)."""
+        if self._speaks_201(charger_id):
+            transaction_id = profile.get("transactionId")
+            charger_tx = (
+                await self.v201.charger_tx_id(transaction_id)
+                if isinstance(transaction_id, int)
+                else None
+            )
+            converted = profile_from_16(profile, charger_tx)
+            return await self.v201.set_charging_profile(charger_id, connector_id, converted)
         return await self.send(charger_id, commands.set_charging_profile(connector_id, profile))
-
-
-def _select_subprotocol(
-    connection: ServerConnection, offered: Sequence[Subprotocol]
-) -> Subprotocol | None:
-    if SUBPROTOCOL in offered:
-        return SUBPROTOCOL
-    if not offered:
-        return None  # quirk: some chargers send no Sec-WebSocket-Protocol at all
-    raise NegotiationError(f"only {SUBPROTOCOL} is served, offered: {', '.join(offered)}")
 
 
 def _peer(connection: ServerConnection) -> str:

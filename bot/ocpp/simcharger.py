@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
@@ -89,6 +89,7 @@ class SimCharger:
     connected: bool = False
     boots: int = 0
     sample_interval_s: int = field(init=False)
+    SUBPROTOCOL: ClassVar[str] = "ocpp1.6"
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -278,19 +279,26 @@ class SimCharger:
             try:
                 async with connect(
                     self.settings.endpoint,
-                    subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                    subprotocols=[self.SUBPROTOCOL],  # type: ignore[list-item]
                     additional_headers={"Authorization": f"Basic {token}"},
                     ssl=self.settings.ssl_context,
                     compression=None,
                     open_timeout=10,
                     logger=RedactingLog("bot.ocpp.sim.websockets"),
                 ) as ws:
-                    await self._serve(SimLink(self, ws))
+                    await self._serve(self._link(ws))
             except (OSError, InvalidHandshake, TimeoutError) as error:
                 log.warning("%s: cannot connect: %s", self.settings.charger_id, error)
             await asyncio.sleep(self.settings.reconnect_delay_s)
 
-    async def _serve(self, link: SimLink) -> None:
+    def _link(self, ws: Any) -> Any:
+        """The charge point side of the wire (the ``ocpp`` library's ChargePoint)."""
+        return SimLink(self, ws)
+
+    def _resumed(self) -> None:
+        """Called after each (re)connect and boot, before the statuses are sent again."""
+
+    async def _serve(self, link: Any) -> None:
         self.connected = True
         log.info("%s: connected", self.settings.charger_id)
         # Two tasks owned here: the library's reader and our sender. When either ends (the
@@ -307,9 +315,10 @@ class SimCharger:
                 raise error
         log.info("%s: connection lost", self.settings.charger_id)
 
-    async def _drive(self, link: SimLink) -> None:
+    async def _drive(self, link: Any) -> None:
         if not self._booted:
             await self._deliver(link, self._boot_item())
+        self._resumed()
         for c in self.connectors.values():
             self._status(c, c.status)
         heartbeat_due = time.monotonic() + self.heartbeat_interval_s
@@ -347,7 +356,7 @@ class SimCharger:
                 self.unplug(connector_id)
         if now >= heartbeat_due:
             heartbeat_due = now + self.heartbeat_interval_s
-            self._send(call.Heartbeat())
+            self.send_heartbeat()
         return heartbeat_due
 
     def _boot_item(self) -> _Outgoing:
@@ -356,7 +365,7 @@ class SimCharger:
         )
         return _Outgoing(request, self._boot_answered)
 
-    async def _deliver(self, link: SimLink, item: _Outgoing) -> None:
+    async def _deliver(self, link: Any, item: _Outgoing) -> None:
         action = type(item.payload).__name__
         try:
             answer = await link.call(item.payload, suppress=False)
@@ -398,8 +407,18 @@ def main_from_args(args: argparse.Namespace) -> int:
         sample_interval_s=args.sample_interval,
         auto_unplug_s=args.auto_unplug,
     )
-    print(f"simulated charger {settings.charger_id} -> {settings.endpoint} (Ctrl-C stops it)")
-    asyncio.run(_run_until_signalled(SimCharger(settings)))
+    if args.ocpp == "2.0.1":
+        # Imported here: bot.ocpp.v201.simcharger builds on this module.
+        from bot.ocpp.v201.simcharger import SimCharger201
+
+        sim: SimCharger = SimCharger201(settings)
+    else:
+        sim = SimCharger(settings)
+    print(
+        f"simulated charger {settings.charger_id} (OCPP {args.ocpp}) -> {settings.endpoint}"
+        " (Ctrl-C stops it)"
+    )
+    asyncio.run(_run_until_signalled(sim))
     return 0
 
 

@@ -51,7 +51,7 @@ class SimConnector:
     plugged: bool = False
     operative: bool = True
     pending_inoperative: bool = False
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None  # a string in OCPP 2.0.1, made up by the charger
     id_tag: str | None = None
     starting: bool = False  # StartTransaction sent, no answer yet
     stop_when_started: str | None = None  # the stop reason, if it ended before the answer

@@ -6,11 +6,11 @@ SQLite transaction, so the ``transactions`` row and its hash chain never disagre
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.db import Database
+from bot.store.db import Database, Transaction
 from bot.store.meter_log import MeterLog, MeterRecord
 
 __all__ = ["NewTransaction", "TransactionRow", "TransactionStop", "TransactionStore"]
@@ -85,11 +85,15 @@ class TransactionStore:
         return row
 
     async def start(
-        self, new: NewTransaction, readings: Callable[[int], Sequence[MeterRecord]]
+        self,
+        new: NewTransaction,
+        readings: Callable[[int], Sequence[MeterRecord]],
+        also: Callable[[Transaction, int], Awaitable[None]] | None = None,
     ) -> tuple[TransactionRow, bool]:
         """Record a start; returns the row and False when this exact start was seen before.
 
-        ``readings`` builds the meter log rows for the new transaction id.
+        ``readings`` builds the meter log rows for the new transaction id; ``also`` writes
+        rows of another table that belong with it, in the same SQLite transaction.
         """
         key = (new.charger_id, new.connector_id, new.id_tag, new.start_timestamp)
         async with self._db.transaction() as tx:
@@ -106,6 +110,8 @@ class TransactionStore:
                 (*key[:3], int(new.authorized), new.meter_start_wh, *key[3:], new.started_at),
             )
             await self._meter_log.append_in(tx, readings(transaction_id))
+            if also is not None:
+                await also(tx, transaction_id)
             row = await tx.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
         assert row is not None
         return self._remember(_row(row)), True
@@ -141,6 +147,24 @@ class TransactionStore:
             await self._meter_log.append_in(tx, readings)
             row = await tx.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
         return None if row is None else self._remember(_row(row))
+
+    async def begin(
+        self, transaction_id: int, *, id_tag: str, authorized: bool, meter_start_wh: int
+    ) -> TransactionRow:
+        """Fill in who started an open transaction and its first register.
+
+        OCPP 2.0.1 may open a transaction before its idToken or first reading is known
+        (cable plugged in first); 1.6 always sends them with StartTransaction.
+        """
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE transactions SET id_tag = ?, authorized = ?, meter_start_wh = ?"
+                " WHERE id = ?",
+                (id_tag, int(authorized), meter_start_wh, transaction_id),
+            )
+            row = await tx.fetchone(f"{_SELECT} WHERE id = ?", (transaction_id,))
+        assert row is not None
+        return self._remember(_row(row))
 
     async def get(self, transaction_id: int) -> TransactionRow | None:
         cached = self._cache.get(transaction_id)

@@ -173,10 +173,12 @@ class Site:
         return f"ws://127.0.0.1:{self.port}/ocpp/"
 
     @asynccontextmanager
-    async def raw(self, charger_id: str = "cp-001", **kwargs: Any) -> AsyncIterator[RawCharger]:
+    async def raw(
+        self, charger_id: str = "cp-001", subprotocol: str = "ocpp1.6", **kwargs: Any
+    ) -> AsyncIterator[RawCharger]:
         headers = basic_auth(charger_id, self.password_of(charger_id))
         async with connect(
-            self.url + charger_id, subprotocols=["ocpp1.6"], additional_headers=headers, **kwargs
+            self.url + charger_id, subprotocols=[subprotocol], additional_headers=headers, **kwargs
         ) as ws:  # type: ignore[list-item]
             yield RawCharger(ws)
 

@@ -40,10 +40,10 @@ async def test_handshake_refusals(site: Site) -> None:
         )
         == 404
     )
-    # A subprotocol other than ocpp1.6 is refused too.
+    # A subprotocol we do not speak (neither ocpp1.6 nor ocpp2.0.1) is refused too.
     with pytest.raises(InvalidStatus) as info:
         async with connect(
-            url, subprotocols=["ocpp2.0.1"], additional_headers=basic_auth("cp-001", site.password)
+            url, subprotocols=["ocpp2.1"], additional_headers=basic_auth("cp-001", site.password)
         ):  # type: ignore[list-item]
             pass
     assert info.value.response.status_code == 400
@@ -128,10 +128,12 @@ async def test_tls_when_a_certificate_is_configured(tmp_path: Path) -> None:
         client = ssl.create_default_context(cafile=str(cert))
         url = f"wss://127.0.0.1:{site.port}/ocpp/cp-001"
         headers = basic_auth("cp-001", site.password)
-        async with connect(
-            url, subprotocols=["ocpp1.6"], additional_headers=headers, ssl=client
-        ) as ws:  # type: ignore[list-item]
-            assert "currentTime" in await RawCharger(ws).ok("Heartbeat", {})
+        for subprotocol in ("ocpp1.6", "ocpp2.0.1"):  # security profile 2 for both
+            async with connect(
+                url, subprotocols=[subprotocol], additional_headers=headers, ssl=client
+            ) as ws:  # type: ignore[list-item]
+                assert ws.subprotocol == subprotocol
+                assert "currentTime" in await RawCharger(ws).ok("Heartbeat", {})
         assert await refused_status(url, basic_auth("cp-001", "nope-nope"), ssl=client) == 401
         with pytest.raises(Exception):  # noqa: B017 -- plain ws to a TLS port fails one way or another
             async with connect(

@@ -123,12 +123,15 @@ async def test_a_charging_profile_lowers_the_power(site: Site) -> None:
 
 
 @pytest.mark.slow
-async def test_the_sim_charger_command(site: Site) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_the_sim_charger_command(site: Site, ocpp: str) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "sim-charger",
+        "--ocpp",
+        ocpp,
         "--url",
         site.url.rstrip("/"),
         "--id",
@@ -147,6 +150,7 @@ async def test_the_sim_charger_command(site: Site) -> None:
     )
     try:
         await wait_until(lambda: site.central.is_online("cp-001"), within=20)
+        assert site.central.protocol_of("cp-001") == ocpp
         assert await site.central.remote_start("cp-001", 1, "TAG-OK")
         await wait_until(lambda: bool(site.events.named("meter_values")), within=10)
         assert site.events.named("meter_values")[0][3][0].power_w == 22000
@@ -156,6 +160,7 @@ async def test_the_sim_charger_command(site: Site) -> None:
         out, err = await asyncio.wait_for(proc.communicate(), scaled(10))
     assert proc.returncode == 0, err.decode()
     assert b"simulated charger cp-001" in out
+    assert f"(OCPP {ocpp})".encode() in out
 
 
 def test_the_command_refuses_nonsense(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from bot.app import register_chargers
 from bot.config import Config, load_config
 from bot.ocpp import CentralSystem
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.ocpp.v201.simcharger import SimCharger201
 from bot.sessions.machine import State
 from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk, RefundRetry
@@ -28,7 +29,39 @@ from bot.sessions.tariff import make_quote
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
-__all__ = ["Driver", "Rig", "rig", "wait_until"]
+__all__ = ["PROTOCOLS", "WIRES", "Driver", "Rig", "Wire", "rig", "sim_class", "wait_until"]
+
+PROTOCOLS = ("1.6", "2.0.1")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What a session test looks for in a simulated charger's inbox, per OCPP version."""
+
+    remote_start: str  # the command that starts a session's transaction
+    remote_stop: str
+    sample_interval: str  # the command that sets the sample interval
+
+    def id_tag(self, command: dict[str, Any]) -> str:
+        """The session's token in a remote start as the charger received it."""
+        token = command.get("id_token")
+        return str(token["id_token"] if isinstance(token, dict) else command["id_tag"])
+
+    def interval_setting(self, command: dict[str, Any]) -> str:
+        """The configuration key (1.6) or variable (2.0.1) a sample interval command set."""
+        if "set_variable_data" in command:
+            return str(command["set_variable_data"][0]["variable"]["name"])
+        return str(command["key"])
+
+
+WIRES = {
+    "1.6": Wire("RemoteStartTransaction", "RemoteStopTransaction", "ChangeConfiguration"),
+    "2.0.1": Wire("RequestStartTransaction", "RequestStopTransaction", "SetVariables"),
+}
+
+
+def sim_class(ocpp: str) -> type[SimCharger]:
+    return SimCharger201 if ocpp == "2.0.1" else SimCharger
 
 
 async def wait_until(
@@ -75,6 +108,11 @@ class Rig:
     driver: Driver
     url: str
     stack: AsyncExitStack
+    ocpp: str = "1.6"  # the protocol the simulated chargers speak
+
+    @property
+    def wire(self) -> Wire:
+        return WIRES[self.ocpp]
 
     async def charger(self, charger_id: str = "cp-001", **settings: Any) -> SimCharger:
         defaults: dict[str, Any] = {
@@ -84,7 +122,7 @@ class Rig:
             "power_w": 11_000,
         }
         charger = next(c for c in self.config.chargers if c.id == charger_id)
-        sim = SimCharger(
+        sim = sim_class(self.ocpp)(
             SimSettings(self.url, charger_id, charger.ocpp_password, **(defaults | settings))
         )
         task = asyncio.create_task(sim.run())
@@ -146,6 +184,7 @@ async def rig(
     driver: Driver | None = None,
     retry: RefundRetry | None = None,
     clock: Callable[[], float] = time.time,
+    ocpp: str = "1.6",
     **sessions: int,
 ) -> AsyncIterator[Rig]:
     config = load_config(write_config(tmp_path, chargers=chargers))
@@ -177,4 +216,5 @@ async def rig(
 
         stack.push_async_callback(stop)
         port = await asyncio.wait_for(central.started(), scaled(10))
-        yield Rig(config, db, service, central, driver, f"ws://127.0.0.1:{port}/ocpp", stack)
+        url = f"ws://127.0.0.1:{port}/ocpp"
+        yield Rig(config, db, service, central, driver, url, stack, ocpp)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -32,7 +33,7 @@ from bot.sessions.tariff import make_quote
 from bot.store import Database
 from tests.helpers import scaled, write_config
 from tests.lnurl.invoices import issue_invoice
-from tests.sessions.support import wait_until
+from tests.sessions.support import WIRES, sim_class, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +111,12 @@ async def _paid_session(config_path: Path, amount_msat: int, *, refund_due: bool
         await db.close()
 
 
-async def test_kill_and_restart_at_each_state(tmp_path: Path) -> None:
+async def test_kill_and_restart_at_each_state(tmp_path: Path, ocpp: str) -> None:
     config_path, port = _configure(tmp_path)
     session_id = await _paid_session(config_path, 500_000)  # 2 kWh at 250 sat/kWh
     db_path = load_config(config_path).service.database_path
     charger = load_config(config_path).chargers[0]
-    sim = SimCharger(
+    sim = sim_class(ocpp)(
         SimSettings(
             f"ws://127.0.0.1:{port}/ocpp",
             charger.id,
@@ -151,8 +152,8 @@ async def test_kill_and_restart_at_each_state(tmp_path: Path) -> None:
     finally:
         sim_task.cancel()
         await asyncio.gather(sim_task, return_exceptions=True)
-    assert len(sim.commands("RemoteStartTransaction")) == 1
-    assert 1 <= len(sim.commands("RemoteStopTransaction")) <= 2
+    assert len(sim.commands(WIRES[ocpp].remote_start)) == 1
+    assert 1 <= len(sim.commands(WIRES[ocpp].remote_stop)) <= 2
     state, energy = _state(db_path, session_id)
     assert state in ("refunding", "closed")
     assert 0 < energy <= 2000
@@ -165,27 +166,31 @@ async def test_kill_and_restart_at_each_state(tmp_path: Path) -> None:
         assert raw.execute("SELECT COUNT(*) FROM refunds").fetchone()[0] <= 1
 
 
-@dataclass
-class HeldStarts(SimCharger):
-    """A simulated charger whose car is slow to plug in: a RemoteStart is accepted, but its
-    StartTransaction is held back until the test lets it go."""
+def held_starts(base: type[SimCharger]) -> Any:
+    """A simulated charger whose car is slow to plug in: a remote start is accepted, but its
+    StartTransaction (TransactionEvent Started in 2.0.1) is held back until the test lets
+    it go."""
 
-    hold: bool = True
-    held: list[tuple[SimConnector, str]] = field(default_factory=list)
+    @dataclass
+    class HeldStarts(base):  # type: ignore[valid-type,misc]
+        hold: bool = True
+        held: list[tuple[SimConnector, str]] = field(default_factory=list)
 
-    def start_transaction(self, c: SimConnector, id_tag: str) -> None:
-        if self.hold:
-            self.held.append((c, id_tag))
-        else:
-            super().start_transaction(c, id_tag)
+        def start_transaction(self, c: SimConnector, id_tag: str) -> None:
+            if self.hold:
+                self.held.append((c, id_tag))
+            else:
+                super().start_transaction(c, id_tag)
 
-    def release(self) -> None:
-        self.hold = False
-        for c, id_tag in self.held:
-            super().start_transaction(c, id_tag)
+        def release(self) -> None:
+            self.hold = False
+            for c, id_tag in self.held:
+                super().start_transaction(c, id_tag)
+
+    return HeldStarts
 
 
-async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path) -> None:
+async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path, ocpp: str) -> None:
     config_path, port = _configure(tmp_path)
     session_id = await _paid_session(config_path, 100_000)  # 400 Wh at 250 sat/kWh
     config = load_config(config_path)
@@ -198,7 +203,7 @@ async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path) 
         sample_interval_s=60,
         reconnect_delay_s=0.1,
     )
-    sim = HeldStarts(settings)
+    sim = held_starts(sim_class(ocpp))(settings)
     sim_task = asyncio.create_task(sim.run())
     try:
         # 1. killed right after the RemoteStart went out, before any StartTransaction
@@ -211,7 +216,7 @@ async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path) 
             await sim.wait_for(lambda: sim.connected, scaled(30))
             await asyncio.sleep(scaled(2.0))
             assert _state(db_path, session_id)[0] == "starting"
-            assert len(sim.commands("RemoteStartTransaction")) == 1
+            assert len(sim.commands(WIRES[ocpp].remote_start)) == 1
             sim.release()  # the car is plugged in at last
             await wait_until(
                 lambda: _state(db_path, session_id)[0] in ("refunding", "closed"),
@@ -221,8 +226,8 @@ async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path) 
     finally:
         sim_task.cancel()
         await asyncio.gather(sim_task, return_exceptions=True)
-    assert len(sim.commands("RemoteStartTransaction")) == 1
-    assert len(sim.commands("RemoteStopTransaction")) == 1
+    assert len(sim.commands(WIRES[ocpp].remote_start)) == 1
+    assert len(sim.commands(WIRES[ocpp].remote_stop)) == 1
     energy = _state(db_path, session_id)[1]
     assert 0 < energy <= 400
     with sqlite3.connect(db_path) as raw:

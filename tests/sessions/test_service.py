@@ -1,5 +1,6 @@
 """SessionService over real parts: the central system on a real websocket, simulated
-chargers, real SQLite. Each test walks one path of the session table."""
+chargers, real SQLite. Each test walks one path of the session table; those with a charger
+run for both protocols (the ``ocpp`` fixture: 1.6 and 2.0.1)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ PAYER = "a" * 64
 STRANGER = "b" * 64
 
 
-async def test_budget_reached_stops_before_overshoot_and_settles(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_budget_reached_stops_before_overshoot_and_settles(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger()
         session = await r.paid_session(200_000, payer=PAYER)  # 200 sat at 250 sat/kWh: 800 Wh
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=20)
-        assert len(sim.commands("RemoteStartTransaction")) == 1
-        assert sim.commands("RemoteStartTransaction")[0]["id_tag"] == session.id_tag
-        assert sim.commands("ChangeConfiguration")[0]["key"] == "MeterValueSampleInterval"
-        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_start)) == 1
+        assert r.wire.id_tag(sim.commands(r.wire.remote_start)[0]) == session.id_tag
+        interval = r.wire.interval_setting(sim.commands(r.wire.sample_interval)[0])
+        assert interval == {"1.6": "MeterValueSampleInterval", "2.0.1": "TxUpdatedInterval"}[ocpp]
+        assert len(sim.commands(r.wire.remote_stop)) == 1
         assert done.stop_reason == Event.BUDGET_REACHED.value
         assert 0 < done.energy_wh <= 800  # stopped early rather than overshooting
         assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
@@ -39,8 +41,8 @@ async def test_budget_reached_stops_before_overshoot_and_settles(tmp_path: Path)
         ]
 
 
-async def test_driver_stop_and_a_stranger_is_refused(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_driver_stop_and_a_stranger_is_refused(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
@@ -54,35 +56,35 @@ async def test_driver_stop_and_a_stranger_is_refused(tmp_path: Path) -> None:
         assert "already" in again or "Stopping" in again
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.stop_reason == Event.DRIVER_STOP.value
-        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_stop)) == 1
         assert "already" in await r.service.driver_command("cp-001", PAYER, "stop")
 
 
-async def test_page_stop_twice_is_harmless(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_page_stop_twice_is_harmless(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000)
         await r.reaches(session.id, State.CHARGING)
         assert await r.service.stop_by_token(session.token) is not None
         await r.service.stop_by_token(session.token)
         await r.reaches(session.id, State.REFUNDING, State.CLOSED)
-        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_stop)) == 1
         assert await r.service.stop_by_token("no-such-token") is None
 
 
-async def test_unplugged_car_settles(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_unplugged_car_settles(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
         sim.unplug(1)
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.stop_reason == "unplugged"
-        assert sim.commands("RemoteStopTransaction") == []
+        assert sim.commands(r.wire.remote_stop) == []
 
 
-async def test_rejected_start_refunds_everything(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_rejected_start_refunds_everything(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger()
         sim.fault(1)  # a faulted connector rejects RemoteStart
         session = await r.paid_session(500_000, payer=PAYER)
@@ -101,8 +103,8 @@ async def test_offline_charger_fails_to_start(tmp_path: Path) -> None:
         assert Event.CHARGER_OFFLINE in history
 
 
-async def test_fault_mid_session_stops(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_fault_mid_session_stops(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000)
         await r.reaches(session.id, State.CHARGING)
@@ -112,8 +114,8 @@ async def test_fault_mid_session_stops(tmp_path: Path) -> None:
         assert done.stop_reason.startswith(("charger_fault", "charger:"))
 
 
-async def test_topup_extends_the_budget(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_topup_extends_the_budget(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(400_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
@@ -132,11 +134,11 @@ async def test_topup_extends_the_budget(tmp_path: Path) -> None:
         await r.service.driver_command("cp-001", PAYER, "stop")
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
-        assert len(sim.commands("RemoteStartTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_start)) == 1
 
 
-async def test_start_timeout_without_start_transaction(tmp_path: Path) -> None:
-    async with rig(tmp_path, start_timeout_s=1) as r:
+async def test_start_timeout_without_start_transaction(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp, start_timeout_s=1) as r:
         sim = await r.charger()
         sim.disconnect(offline_s=30)  # accepted nothing: it is gone before the start
         await wait_until(lambda: not r.central.is_online("cp-001"))
@@ -145,8 +147,8 @@ async def test_start_timeout_without_start_transaction(tmp_path: Path) -> None:
         assert done.refund_msat == 500_000
 
 
-async def test_disconnect_mid_session_then_stop_after_reconnect(tmp_path: Path) -> None:
-    async with rig(tmp_path, disconnect_timeout_s=1, stop_timeout_s=30) as r:
+async def test_disconnect_mid_session_then_stop_after_reconnect(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp, disconnect_timeout_s=1, stop_timeout_s=30) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
@@ -156,7 +158,7 @@ async def test_disconnect_mid_session_then_stop_after_reconnect(tmp_path: Path) 
         # Back online: RemoteStop goes out, StopTransaction arrives, the session settles.
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=20)
         assert done.meter_stop_wh is not None
-        assert len(sim.commands("RemoteStartTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_start)) == 1
 
 
 async def test_quotes_never_paid_stay_quoted_without_a_node(tmp_path: Path) -> None:
@@ -176,8 +178,8 @@ async def _topup_invoice(r: Rig, session_id: str, payment_hash: str, amount_msat
     )
 
 
-async def test_a_topup_after_the_end_is_refunded_whole_and_once(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+async def test_a_topup_after_the_end_is_refunded_whole_and_once(tmp_path: Path, ocpp: str) -> None:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
@@ -198,7 +200,7 @@ async def test_a_topup_after_the_end_is_refunded_whole_and_once(tmp_path: Path) 
         assert len(rows) == 1
         texts = r.driver.texts(PAYER)
         assert sum("arrived after your charge had ended" in t for t in texts) == 1
-        assert len(sim.commands("RemoteStartTransaction")) == 1  # nothing started for it
+        assert len(sim.commands(r.wire.remote_start)) == 1  # nothing started for it
 
 
 async def test_a_topup_for_a_failed_start_is_refunded_too(tmp_path: Path) -> None:
@@ -215,10 +217,12 @@ async def test_a_topup_for_a_failed_start_is_refunded_too(tmp_path: Path) -> Non
         assert (await r.service.store.load(session.id)).refund_msat == 500_000
 
 
-async def test_a_second_zap_on_a_busy_connector_is_refunded_whole(tmp_path: Path) -> None:
+async def test_a_second_zap_on_a_busy_connector_is_refunded_whole(
+    tmp_path: Path, ocpp: str
+) -> None:
     """What bot/receipts does with a zap for a connector that cannot start: a session of
     its own, paid; the charger rejects its RemoteStart and the whole amount goes back."""
-    async with rig(tmp_path) as r:
+    async with rig(tmp_path, ocpp=ocpp) as r:
         sim = await r.charger(clock_speed=10.0)
         first = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(first.id, State.CHARGING)
@@ -229,11 +233,11 @@ async def test_a_second_zap_on_a_busy_connector_is_refunded_whole(tmp_path: Path
         assert done.stop_reason == Event.START_REJECTED.value
         assert any("could not start" in t for t in r.driver.texts(STRANGER))
         assert await r.state_of(first.id) is State.CHARGING  # the first charge goes on
-        assert len(sim.commands("RemoteStartTransaction")) == 2
+        assert len(sim.commands(r.wire.remote_start)) == 2
 
 
 async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs_out(
-    tmp_path: Path,
+    tmp_path: Path, ocpp: str
 ) -> None:
     # One real second is one minute on the service's clock and the charger's, so minutes of
     # idle time pass in seconds; the other timeouts are set far beyond the test.
@@ -243,7 +247,7 @@ async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs
         return t0 + (time.time() - t0) * speed
 
     long = {"start_timeout_s": 3600, "stop_timeout_s": 3600, "disconnect_timeout_s": 3600}
-    async with rig(tmp_path, clock=clock, **long) as r:
+    async with rig(tmp_path, ocpp=ocpp, clock=clock, **long) as r:
         sim = await r.charger(clock_speed=speed, battery_wh=10_000, soc_percent=99.5)
         quote = Quote(
             created_at=int(t0),
@@ -257,7 +261,7 @@ async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs
         await r.service.session_paid("9" * 64, 200_000, int(t0))
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=30)
         assert done.stop_reason == Event.BUDGET_REACHED.value
-        assert len(sim.commands("RemoteStopTransaction")) == 1
+        assert len(sim.commands(r.wire.remote_stop)) == 1
         assert 0 < done.energy_wh <= 200  # the last 0.5 %, in whole sample intervals
         assert done.idle_minutes >= 2
         assert done.waived_msat == 0  # stopped before idle fees passed what was paid
@@ -266,3 +270,57 @@ async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs
         assert done.consumed_msat == done.energy_wh * 250 + idle_fee
         receipt = next(t for t in r.driver.texts(PAYER) if t.startswith("Charging stopped"))
         assert f"Idle: {done.idle_minutes} min, {done.idle_minutes - 1} billed" in receipt
+
+
+async def test_readings_a_2_0_1_station_queued_offline_are_billed_after_the_reconnect(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path, ocpp="2.0.1", disconnect_timeout_s=60, stop_timeout_s=30) as r:
+        sim = await r.charger(clock_speed=60.0, sample_interval_s=60)
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        await wait_until(lambda: sim.connectors[1].status == "Charging")
+        sim.disconnect(offline_s=2.0)  # two simulated minutes of charging while away
+        await wait_until(lambda: not sim.connected)
+        away = await r.service.store.load(session.id)
+        await wait_until(lambda: sim.connected, 10)
+
+        async def billed_more() -> bool:
+            return (await r.service.store.load(session.id)).energy_wh >= away.energy_wh + 300
+
+        await wait_until(billed_more, 10, "the offline readings billed")  # 11 kW x 2 min
+        assert await r.state_of(session.id) is State.CHARGING  # back in time: no stop
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
+        offline = await r.db.fetchall("SELECT seq_no FROM ocpp201_events WHERE offline = 1")
+        assert len(offline) >= 2
+
+
+async def test_the_connector_shows_the_same_status_words_for_both_protocols(
+    tmp_path: Path, ocpp: str
+) -> None:
+    """What the 33600 status event and ``zapcharge watch`` show comes from these words."""
+    async with rig(tmp_path, ocpp=ocpp) as r:
+        sim = await r.charger(clock_speed=10.0)
+
+        async def shows(word: str) -> None:
+            async def now_showing() -> bool:
+                state = (await r.central.chargers.statuses("cp-001")).get(1)
+                return state is not None and state.status == word
+
+            await wait_until(now_showing, 10, f"connector 1 {word}")
+
+        await shows("Available")
+        session = await r.paid_session(2_000_000, payer=PAYER)
+        await r.reaches(session.id, State.CHARGING)
+        await shows("Charging")
+        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.reaches(session.id, State.REFUNDING, State.CLOSED)
+        await shows("Finishing")  # stopped, the car still plugged in
+        sim.unplug(1)
+        await shows("Available")
+        sim.fault(1)
+        await shows("Faulted")
+        state = (await r.central.chargers.statuses("cp-001"))[1]
+        assert state.error_code == "GroundFailure"  # 1.6 errorCode, 2.0.1 NotifyEvent techCode

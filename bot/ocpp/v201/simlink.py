@@ -1,0 +1,224 @@
+"""The simulated 2.0.1 station's side of the wire: the ``ocpp`` library's v201 ChargePoint
+with a handler per CSMS command. As in 1.6 (:mod:`bot.ocpp.simlink`), handlers only change
+the simulated state and queue messages; they never wait for a call of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action
+from websockets.asyncio.client import ClientConnection
+
+if TYPE_CHECKING:
+    from bot.ocpp.v201.simcharger import SimCharger201
+
+__all__ = ["SimLink201"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TRIGGERS = {
+    "BootNotification",
+    "Heartbeat",
+    "StatusNotification",
+    "MeterValues",
+    "TransactionEvent",
+}
+
+
+def _on(action: Action) -> Callable[[F], F]:
+    """The library's ``@on``, typed for mypy."""
+    return cast(Callable[[F], F], on(action))
+
+
+class SimLink201(ChargePoint):  # type: ignore[misc]
+    def __init__(self, sim: SimCharger201, ws: ClientConnection) -> None:
+        super().__init__(sim.settings.charger_id, ws, 30, logging.getLogger("bot.ocpp.simwire"))
+        self.sim = sim
+        self.ws = ws
+        self._handling = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def route_message(self, raw_msg: str) -> None:
+        self._handling += 1
+        self._idle.clear()
+        try:
+            await super().route_message(raw_msg)
+        finally:
+            self._handling -= 1
+            if not self._handling:
+                self._idle.set()
+
+    async def close(self) -> None:
+        """Close once the command being handled is answered."""
+        await self._idle.wait()
+        await self.ws.close()
+
+    def _got(self, action: str, **payload: Any) -> None:
+        self.sim.received.append((action, payload))
+
+    def _free(self, evse_id: int | None) -> Any:
+        for c in self.sim.connectors.values():
+            usable = not c.busy and c.operative and c.error_code == "NoError"
+            if usable and evse_id in (None, c.id):
+                return c
+        return None
+
+    @_on(Action.request_start_transaction)
+    def on_request_start(
+        self, id_token: dict[str, Any], remote_start_id: int, evse_id: int | None = None, **kw: Any
+    ) -> Any:
+        self._got(
+            "RequestStartTransaction",
+            id_token=id_token,
+            remote_start_id=remote_start_id,
+            evse_id=evse_id,
+        )
+        chosen = self._free(evse_id)
+        if chosen is None:
+            return call_result.RequestStartTransaction(status="Rejected")
+        self.sim.remote_start_ids[chosen.id] = remote_start_id
+        self.sim.start_transaction(chosen, id_token["id_token"])
+        return call_result.RequestStartTransaction(status="Accepted")
+
+    @_on(Action.request_stop_transaction)
+    def on_request_stop(self, transaction_id: str, **kw: Any) -> Any:
+        self._got("RequestStopTransaction", transaction_id=transaction_id)
+        for c in self.sim.connectors.values():
+            if c.transaction_id == transaction_id:
+                self.sim.stop_transaction(c, "Remote")
+                return call_result.RequestStopTransaction(status="Accepted")
+        return call_result.RequestStopTransaction(status="Rejected")
+
+    @_on(Action.set_variables)
+    def on_set_variables(self, set_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
+        self._got("SetVariables", set_variable_data=set_variable_data)
+        results = []
+        for item in set_variable_data:
+            status = self._set(
+                item["component"]["name"], item["variable"]["name"], item["attribute_value"]
+            )
+            results.append(
+                {
+                    "attribute_status": status,
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+        return call_result.SetVariables(set_variable_result=results)
+
+    def _set(self, component: str, variable: str, value: str) -> str:
+        if (component, variable) == ("SampledDataCtrlr", "TxUpdatedMeasurands"):
+            return "Accepted"
+        if (component, variable) not in (
+            ("SampledDataCtrlr", "TxUpdatedInterval"),
+            ("OCPPCommCtrlr", "HeartbeatInterval"),
+        ):
+            return "UnknownVariable" if component in _COMPONENTS else "UnknownComponent"
+        if not value.isdigit() or int(value) < 1:
+            return "Rejected"
+        if variable == "TxUpdatedInterval":
+            self.sim.sample_interval_s = int(value)
+        else:
+            self.sim.heartbeat_interval_s = int(value)
+        return "Accepted"
+
+    @_on(Action.get_variables)
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kw: Any) -> Any:
+        self._got("GetVariables", get_variable_data=get_variable_data)
+        known = {
+            ("SampledDataCtrlr", "TxUpdatedInterval"): str(self.sim.sample_interval_s),
+            ("OCPPCommCtrlr", "HeartbeatInterval"): str(self.sim.heartbeat_interval_s),
+        }
+        results = []
+        for item in get_variable_data:
+            key = (item["component"]["name"], item["variable"]["name"])
+            result: dict[str, Any] = {
+                "component": item["component"],
+                "variable": item["variable"],
+                "attribute_status": "Accepted" if key in known else "UnknownVariable",
+            }
+            if key in known:
+                result["attribute_value"] = known[key]
+            results.append(result)
+        return call_result.GetVariables(get_variable_result=results)
+
+    @_on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **kw: Any
+    ) -> Any:
+        self._got("TriggerMessage", requested_message=requested_message, evse=evse)
+        if requested_message not in _TRIGGERS:
+            return call_result.TriggerMessage(status="NotImplemented")
+        evse_id = evse["id"] if evse else None
+        chosen = [c for c in self.sim.connectors.values() if evse_id in (None, c.id)]
+        if requested_message == "BootNotification":
+            self.sim.send_boot()
+        elif requested_message == "Heartbeat":
+            self.sim.send_heartbeat()
+        for c in chosen:
+            if requested_message == "StatusNotification":
+                self.sim.resend_status(c)
+            elif requested_message in ("MeterValues", "TransactionEvent"):
+                self.sim.send_meter_values(c, "Trigger")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @_on(Action.unlock_connector)
+    def on_unlock_connector(self, evse_id: int, connector_id: int, **kw: Any) -> Any:
+        self._got("UnlockConnector", evse_id=evse_id, connector_id=connector_id)
+        if evse_id not in self.sim.connectors or connector_id != 1:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        c = self.sim.connectors[evse_id]
+        if c.busy:
+            return call_result.UnlockConnector(status="OngoingAuthorizedTransaction")
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @_on(Action.reset)
+    def on_reset(self, type: str, evse_id: int | None = None, **kw: Any) -> Any:
+        self._got("Reset", type=type, evse_id=evse_id)
+        self.sim.reboot(f"{type}Reset")
+        return call_result.Reset(status="Accepted")
+
+    @_on(Action.change_availability)
+    def on_change_availability(
+        self, operational_status: str, evse: dict[str, Any] | None = None, **kw: Any
+    ) -> Any:
+        self._got("ChangeAvailability", operational_status=operational_status, evse=evse)
+        evse_id = evse["id"] if evse else None
+        chosen = [c for c in self.sim.connectors.values() if evse_id in (None, 0, c.id)]
+        if not chosen:
+            return call_result.ChangeAvailability(status="Rejected")
+        scheduled = False
+        for c in chosen:
+            if operational_status == "Operative":
+                c.operative, c.pending_inoperative = True, False
+            elif c.busy:
+                c.pending_inoperative, scheduled = True, True  # after this transaction
+            else:
+                c.operative = False
+            if not c.busy:
+                self.sim.resend_status(c, c.idle_status())
+        return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+
+    @_on(Action.set_charging_profile)
+    def on_set_charging_profile(
+        self, evse_id: int, charging_profile: dict[str, Any], **kw: Any
+    ) -> Any:
+        self._got("SetChargingProfile", evse_id=evse_id, charging_profile=charging_profile)
+        schedule = (charging_profile.get("charging_schedule") or [{}])[0]
+        periods = schedule.get("charging_schedule_period") or [{}]
+        limit = float(periods[0].get("limit", 0))
+        if schedule.get("charging_rate_unit") == "A":
+            limit *= 230.0 * 3  # three phases at 230 V
+        for c in self.sim.connectors.values():
+            if evse_id in (0, c.id):
+                c.limit_w = limit
+        return call_result.SetChargingProfile(status="Accepted")
+
+
+_COMPONENTS = {"SampledDataCtrlr", "OCPPCommCtrlr", "EVSE"}
