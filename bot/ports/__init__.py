@@ -111,6 +111,12 @@ class ChargerControl(Protocol):
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool: ...
 
+    async def limit_power(
+        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
+    ) -> bool:
+        """Cap this transaction's power at ``limit_w`` (OCPP 1.6 TxProfile); True if accepted."""
+        ...
+
 
 class Messenger(Protocol):
     """Encrypted DMs from a charger's identity to a driver, delivered through the outbox."""

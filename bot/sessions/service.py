@@ -37,6 +37,7 @@ from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.meter_log import MeterLog
 from bot.store.notices import NoticeStore
+from bot.store.overshoot import OvershootStore
 
 __all__ = ["SessionService"]
 
@@ -90,6 +91,7 @@ class SessionService:
             desk=refunds,
             clock=clock,
             retry=retry,
+            overshoots=OvershootStore(db),
         )
         self._workers, self._tick_s = workers, tick_s
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -331,6 +333,8 @@ class SessionService:
         if soc is not None:
             self.runtime.soc[session.id] = soc
         now = self.clock()
+        if latest_register(samples) is not None:
+            self.runtime.last_reading_at[session.id] = now
         reading = self.steps.reading(session, latest_register(samples), now)
         self.runtime.idle.reading(session, latest_power(samples), reading.energy_wh, now)
         reading = self.steps.reading(session, latest_register(samples), now)
@@ -346,10 +350,14 @@ class SessionService:
         if session.state is State.CHARGING and reading.stop_due:
             await self.steps.request_stop(session, Event.BUDGET_REACHED)
             self.kick(session.id)
-        elif session.state is State.CHARGING and self.steps.progress_due(
-            _with_energy(session, reading.energy_wh), now
-        ):
-            self.kick(session.id)
+        else:
+            # Near the budget's end: the power cap; a late reading may call for the stop.
+            stopped = await self.steps.guard_edge(session, reading, now)
+            progress = session.state is State.CHARGING and self.steps.progress_due(
+                _with_energy(session, reading.energy_wh), now
+            )
+            if stopped or progress:
+                self.kick(session.id)
 
     async def transaction_stopped(
         self,
@@ -490,4 +498,9 @@ class _Unattached:
         raise ChargerOffline("no charger control attached")
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool:
+        raise ChargerOffline("no charger control attached")
+
+    async def limit_power(
+        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
+    ) -> bool:
         raise ChargerOffline("no charger control attached")

@@ -20,6 +20,7 @@ from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
+from bot.sessions.edge import Edge, blind_reach, overshoot_wh, power_limit_w
 from bot.sessions.idle import IdleMeter
 from bot.sessions.machine import Event, State
 from bot.sessions.metering import Reading, reading_of
@@ -29,6 +30,7 @@ from bot.sessions.settlement import Receipt, full_refund, settle
 from bot.sessions.tariff import budget_wh
 from bot.store.chargers import ChargerStore
 from bot.store.notices import NoticeStore
+from bot.store.overshoot import Overshoot, OvershootStore
 from bot.store.refunds import RefundStatus, RefundStore
 
 __all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Runtime", "Steps"]
@@ -55,12 +57,18 @@ class Runtime:
     topups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     orphans: list[tuple[str, int]] = field(default_factory=list)
     idle: IdleMeter = field(default_factory=IdleMeter)
+    last_reading_at: dict[str, float] = field(default_factory=dict)  # an energy register came
+    power_asked: dict[str, int] = field(default_factory=dict)  # the last cap we sent ...
+    power_limit: dict[str, int] = field(default_factory=dict)  # ... and the one accepted
 
     def forget(self, session_id: str) -> None:
         for group in (self.start_sent, self.stop_sent, self.interval_set):
             group.discard(session_id)
         for table in (self.soc, self.retry_at, self.topups):
             table.pop(session_id, None)
+        self.last_reading_at.pop(session_id, None)
+        self.power_asked.pop(session_id, None)
+        self.power_limit.pop(session_id, None)
         self.idle.forget(session_id)
 
 
@@ -79,8 +87,14 @@ class Steps:
         desk: RefundDesk | None,
         clock: Callable[[], float],
         retry: RefundRetry | None = None,
+        overshoots: OvershootStore | None = None,
     ) -> None:
         self.config, self.settings = config, config.sessions
+        self.overshoots = overshoots
+        sessions = config.sessions
+        self.edge = Edge(
+            sessions.limit_power_horizon_s, sessions.limit_min_power_w, sessions.late_readings_s
+        )
         self.store, self.chargers, self.notices = store, chargers, notices
         self.refund_rows, self.control, self.messenger, self.desk = (
             refund_rows,
@@ -206,6 +220,8 @@ class Steps:
             )
         if reading.stop_due:  # time and idle fees alone can use the budget up
             return await self.request_stop(s, Event.BUDGET_REACHED)
+        if await self.guard_edge(s, reading, now):
+            return True
         if self.progress_due(s, now):
             moved = await self.store.update(
                 s.id, State.CHARGING, progress_wh=s.energy_wh, progress_at=now
@@ -214,6 +230,51 @@ class Steps:
                 remaining = max(0, s.paid_msat - reading.cost_msat)
                 soc = self.rt.soc.get(s.id)
                 await self.dm(s, texts.progress(s.energy_wh, reading.cost_msat, remaining, soc))
+        return False
+
+    async def guard_edge(self, s: Session, reading: Reading, now: float) -> bool:
+        """Near the end of the budget: cap the power, and stop a session gone quiet before
+        the energy it may deliver unseen reaches the budget (see bot.sessions.edge).
+        True when a stop was requested."""
+        if s.state is not State.CHARGING or s.transaction_id is None:
+            return False
+        remaining = max(0, reading.budget_wh - reading.energy_wh)
+        full = self.max_power_w(s)
+        power = self.rt.power_limit.get(s.id, full)
+        # After a restart nothing was seen yet: silence counts from when we could see.
+        seen = self.rt.last_reading_at.get(s.id, max(self.rt.started_at, s.started_at or 0.0))
+        silent = now - seen
+        late = silent > self.cfg.sample_interval_s + self.edge.late_after_s
+        if late and blind_reach(
+            remaining_wh=remaining,
+            power_w=power,
+            silent_s=silent,
+            stop_latency_s=self.cfg.stop_latency_s,
+        ):
+            charger_log(log, s.charger_id).warning(
+                "session %s: no reading for %.0f s, and %d W could have used the %d Wh left:"
+                " stopping",
+                s.id,
+                silent,
+                power,
+                remaining,
+            )
+            return await self.request_stop(s, Event.BUDGET_REACHED)
+        limit = power_limit_w(remaining, full, self.rt.power_asked.get(s.id), self.edge)
+        if limit is not None and self.control.is_online(s.charger_id):
+            self.rt.power_asked[s.id] = limit
+            try:
+                accepted = await self.control.limit_power(
+                    s.charger_id, s.connector_id, s.transaction_id, limit
+                )
+            except (ChargerOffline, OcppError) as error:
+                charger_log(log, s.charger_id).warning("session %s: power cap: %s", s.id, error)
+                accepted = False
+            if accepted:
+                self.rt.power_limit[s.id] = limit
+                charger_log(log, s.charger_id).info(
+                    "session %s: %d Wh left, power capped at %d W", s.id, remaining, limit
+                )
         return False
 
     def progress_due(self, s: Session, now: float) -> bool:
@@ -309,6 +370,7 @@ class Steps:
     async def settling(self, s: Session) -> bool:
         receipt = self.receipt(s, len(await self.store.topups(s.id)))
         st = receipt.settlement
+        await self._record_overshoot(s, st.waived_msat)
         if await self.notices.claim(s.id, "receipt"):
             await self.dm(s, texts.receipt(receipt))
         event = Event.REFUND_DUE if st.due else Event.NOTHING_DUE
@@ -322,6 +384,25 @@ class Steps:
             waived_msat=st.waived_msat,
         )
         return True
+
+    async def _record_overshoot(self, s: Session, waived_msat: int) -> None:
+        """Energy beyond the budget is never billed; it is kept so the loss is not silent."""
+        if self.overshoots is None or s.transaction_id is None:
+            return
+        budget = self.budget(s)
+        over = overshoot_wh(s.energy_wh, budget)
+        if over == 0:
+            return
+        charger_log(log, s.charger_id).warning(
+            "session %s: %d Wh delivered beyond the %d Wh paid for (%d msat waived)",
+            s.id,
+            over,
+            budget,
+            waived_msat,
+        )
+        await self.overshoots.record(
+            Overshoot(s.id, s.charger_id, s.energy_wh, budget, over, waived_msat, self.clock())
+        )
 
     async def failed(self, s: Session) -> bool:
         if await self.notices.claim(s.id, "failed"):
