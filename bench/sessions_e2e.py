@@ -1,7 +1,7 @@
 """Sessions end to end: paid -> RemoteStart latency, and 200 concurrent sessions.
 
 Real parts in one process: SQLite (WAL), the OCPP central system on 127.0.0.1, simulated
-chargers over real websockets, the SessionService with its workers.
+chargers over real websockets, the SessionWorkers with its workers.
 
 1. Latency: from ``session_paid`` (what the paid-invoice handler calls once our node says
    paid) to the RemoteStartTransaction frame arriving at the charger; LATENCY_SAMPLES
@@ -28,9 +28,10 @@ from bot.config import Config, load_config
 from bot.identity import NewCharger, create_identity
 from bot.ocpp import CentralSystem
 from bot.ocpp.simcharger import SimCharger, SimSettings
+from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import Event, State
-from bot.sessions.service import SessionService
 from bot.sessions.tariff import make_quote
+from bot.sessions.workers import SessionWorkers
 from bot.store import Database
 
 __all__ = ["run"]
@@ -79,9 +80,9 @@ async def _with_system(root: Path, chargers: int, body: Any) -> Any:
     config.service.database_path.parent.mkdir(parents=True, exist_ok=True)
     db = await Database.open(config.service.database_path)
     await register_chargers(config, db)
-    service = SessionService(config, db, tick_s=0.25, workers=32)
-    central = CentralSystem(config, db, service)
-    service.attach(control=central)
+    inbox = SessionInbox(config, db)
+    central = CentralSystem(config, db, inbox)
+    service = SessionWorkers(config, db, inbox, control=central, tick_s=0.25, workers=32)
     tasks = [asyncio.create_task(central.run()), asyncio.create_task(service.run())]
     try:
         port = await central.started()
@@ -104,7 +105,7 @@ async def _sims(config: Config, url: str, **settings: Any) -> tuple[list[SimChar
     return sims, tasks
 
 
-async def _paid(service: SessionService, config: Config, charger_id: str, amount: int) -> str:
+async def _paid(service: SessionWorkers, config: Config, charger_id: str, amount: int) -> str:
     charger = config.charger(charger_id)
     assert charger is not None
     session = await service.store.create(
@@ -115,11 +116,11 @@ async def _paid(service: SessionService, config: Config, charger_id: str, amount
         payment_hash=secrets.token_hex(32),
     )
     assert session.payment_hash is not None
-    await service.session_paid(session.payment_hash, amount, int(time.time()))
+    await service.inbox.session_paid(session.payment_hash, amount, int(time.time()))
     return session.id
 
 
-async def _latency(config: Config, service: SessionService, url: str) -> list[float]:
+async def _latency(config: Config, service: SessionWorkers, url: str) -> list[float]:
     sims, tasks = await _sims(config, url, clock_speed=1.0)
     sim = sims[0]
     stamped = _Stamped()
@@ -143,7 +144,7 @@ async def _latency(config: Config, service: SessionService, url: str) -> list[fl
     return samples
 
 
-async def _until(service: SessionService, session_id: str, states: Any, within: float) -> None:
+async def _until(service: SessionWorkers, session_id: str, states: Any, within: float) -> None:
     deadline = time.monotonic() + within
     while (await service.store.load(session_id)).state not in states:
         if time.monotonic() > deadline:
@@ -151,7 +152,7 @@ async def _until(service: SessionService, session_id: str, states: Any, within: 
         await asyncio.sleep(0.01)
 
 
-async def _load(config: Config, service: SessionService, url: str) -> dict[str, Any]:
+async def _load(config: Config, service: SessionWorkers, url: str) -> dict[str, Any]:
     sims, tasks = await _sims(config, url, clock_speed=30.0, sample_interval_s=60)
     started = time.monotonic()
     try:
@@ -164,7 +165,7 @@ async def _load(config: Config, service: SessionService, url: str) -> dict[str, 
                 sims[n].unplug(1)
             elif n % 5 == 2:
                 session = await service.store.load(session_id)
-                await service.stop(session, Event.DRIVER_STOP)
+                await service.inbox.stop(session, Event.DRIVER_STOP)
         for session_id in ids:
             await _until(service, session_id, _ENDED, LOAD_LIMIT_S)
         elapsed = time.monotonic() - started

@@ -55,7 +55,13 @@ async def register_chargers(config: Config, db: Database) -> None:
 
 
 def build_services(config: Config, db: Database) -> list[Service]:
-    """The services of a running bot; each feature adds its own here."""
+    """The services of a running bot, each built once with all it needs.
+
+    In dependency order, so nothing is attached later: the session inbox needs only the
+    status sink; the OCPP server, the pay side, the DM receiver and the receipt listener
+    report to the inbox; the session service acts through the charger control, messenger
+    and refund desk they provide. A second charger protocol or Lightning backend fills
+    the same ports (bot.ports) and is chosen here."""
     from bot.lightning import build_backend
     from bot.lnurl.page import SessionPage
     from bot.lnurl.server import HttpServer
@@ -64,34 +70,43 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.nostr.stack import NostrStack
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
+    from bot.sessions.inbox import SessionInbox
     from bot.sessions.quotes import pricing_quote
     from bot.sessions.refunding import refund_rows
-    from bot.sessions.service import SessionService
+    from bot.sessions.workers import SessionWorkers
 
     backend = build_backend(config.lightning)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
-    sessions = SessionService(config, db, backend=backend)
-    nostr = NostrStack.build(config, db, driver_commands=sessions, prices=pricing)
-    central = CentralSystem(config, db, sessions)
+    quote = pricing_quote(pricing)  # the price of the moment binds the session
+    nostr = NostrStack.build(config, db, prices=pricing)
+    inbox = SessionInbox(config, db, status=nostr.status)
+    dms = nostr.dm_receiver(inbox)
+    central = CentralSystem(config, db, inbox)
     lnurl = LnurlStack.build(
         config,
         db,
         backend,
         outbox=nostr.outbox,
-        sessions=sessions,
-        refund_events=sessions,
-        quote=pricing_quote(pricing),  # the price of the moment binds the session
+        sessions=inbox,
+        refund_events=inbox,
+        quote=quote,
         prices=pricing,  # and is shown in the LNURL metadata
     )
-    sessions.attach(
-        control=central, messenger=nostr.messenger, status=nostr.status, refunds=lnurl.refunds
+    sessions = SessionWorkers(
+        config,
+        db,
+        inbox,
+        control=central,
+        messenger=nostr.messenger,
+        refunds=lnurl.refunds,
+        backend=backend,
     )
-    page = SessionPage(sessions, refund_rows(db), lnurl.refunds)
+    page = SessionPage(inbox, refund_rows(db), lnurl.refunds)
     http = HttpServer(config.http.listen, [page, *lnurl.providers])
-    services: list[Service] = [pricing, central, http, *nostr.services, sessions, lnurl.watcher]
-    receipts = ReceiptListener.from_config(
-        config, db, RelayReceiptFeed(nostr.pool), backend, sessions, quote=pricing_quote(pricing)
-    )
+    services: list[Service] = [pricing, central, http, *nostr.services, dms, sessions]
+    services.append(lnurl.watcher)
+    feed = RelayReceiptFeed(nostr.pool)
+    receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)
     if receipts is not None:  # chargers that keep the operator's own zapper
         services.append(receipts)
     return services

@@ -83,3 +83,37 @@ async def _assert_charger_stored(path: Path) -> None:
         assert row is not None and len(row["pubkey"]) == 64
     finally:
         await db.close()
+
+
+async def test_services_are_wired_in_one_phase(tmp_path: Path) -> None:
+    # Each part is built once with everything it needs: the session workers act through
+    # the very OCPP server that reports to their inbox, and nothing is attached later.
+    from bot.app import build_services, register_chargers
+    from bot.config import load_config
+    from bot.lnurl.watcher import PaymentWatcher
+    from bot.ocpp import CentralSystem
+    from bot.sessions.workers import SessionWorkers
+
+    config = load_config(write_config(tmp_path))
+    config.service.database_path.parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(config.service.database_path)
+    try:
+        await register_chargers(config, db)
+        services = build_services(config, db)
+        central = next(s for s in services if isinstance(s, CentralSystem))
+        workers = next(s for s in services if isinstance(s, SessionWorkers))
+        watcher = next(s for s in services if isinstance(s, PaymentWatcher))
+        assert workers.control is central
+        assert workers.steps.messenger is not None and workers.steps.desk is not None
+        assert watcher.handler is not None
+        names = [s.name for s in services]
+        assert len(names) == len(set(names))
+        assert "nostr-dms" in names  # the DM receiver, made once the inbox exists
+    finally:
+        await db.close()
+
+
+def test_no_part_is_attached_after_it_is_built() -> None:
+    root = Path(__file__).resolve().parents[1] / "bot"
+    attached = [p.name for p in root.rglob("*.py") if "def attach(" in p.read_text()]
+    assert attached == []

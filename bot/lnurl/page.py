@@ -20,10 +20,10 @@ from collections.abc import Sequence
 import segno
 from aiohttp import web
 
+from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import Event
 from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk
-from bot.sessions.service import SessionService
 from bot.sessions.settlement import format_msat
 from bot.store.refunds import RefundStatus, RefundStore
 
@@ -40,9 +40,9 @@ _HEADERS = {
 
 class SessionPage:
     def __init__(
-        self, service: SessionService, refunds: RefundStore, desk: RefundDesk | None = None
+        self, inbox: SessionInbox, refunds: RefundStore, desk: RefundDesk | None = None
     ) -> None:
-        self.service = service
+        self.inbox = inbox
         self.refunds = refunds
         self.desk = desk
 
@@ -56,20 +56,20 @@ class SessionPage:
 
     async def _session(self, request: web.Request) -> Session:
         token = request.match_info["token"]
-        session = await self.service.store.by_token(token) if len(token) < 100 else None
+        session = await self.inbox.store.by_token(token) if len(token) < 100 else None
         if session is None:
             raise web.HTTPNotFound(text="no such session\n", headers=_HEADERS)
         return session
 
     async def snapshot(self, session: Session) -> dict[str, object]:
-        numbers = self.service.status_numbers(session)
+        numbers = self.inbox.status_numbers(session)
         refund = await self.refunds.get(session.id)
         numbers["session_id"] = session.id
         numbers["charger_id"] = session.charger_id
         numbers["refund_status"] = refund.status.value if refund else None
         numbers["refund_qr_svg"] = None
         numbers["refund_lnurl"] = None
-        desk = self.desk or self.service.steps.desk  # attached after the page was built
+        desk = self.desk
         if (
             refund is not None
             and refund.status is RefundStatus.OFFERED
@@ -89,7 +89,7 @@ class SessionPage:
 
     async def stop(self, request: web.Request) -> web.Response:
         session = await self._session(request)
-        message = await self.service.stop(session, Event.PAGE_STOP)
+        message = await self.inbox.stop(session, Event.PAGE_STOP)
         return web.json_response({"message": message}, headers=_HEADERS)
 
     async def page(self, request: web.Request) -> web.Response:

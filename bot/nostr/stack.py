@@ -2,8 +2,10 @@
 
 ``NostrStack.build(config, db)`` gives the relay pool, the outbox (``enqueue`` for zap
 receipts and anything else), the ``Messenger``, the ``StatusSink`` and the services to
-run. DM commands are received only when a ``DriverCommands`` is passed in; the status
-shows the prices of ``prices`` (the pricing service) or else each ``[tariff]`` price.
+run; the status shows the prices of ``prices`` (the pricing service) or else each
+``[tariff]`` price. :meth:`NostrStack.dm_receiver` then makes the Service that receives
+DM commands for a ``DriverCommands`` (the session inbox, which itself needs the status
+sink: so the stack is built first, the receiver after, and nothing is attached later).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import Config
+from bot.config import ChargerConfig, Config
 from bot.nostr.addresses import AddressBook
 from bot.nostr.dms import DirectMessenger
 from bot.nostr.inbox import DmReceiver
@@ -37,15 +39,20 @@ class NostrStack:
     messenger: DirectMessenger
     status: StatusPublisher
     presence: PresencePublisher
-    receiver: DmReceiver | None
+    state: NostrStateStore
+    chargers: tuple[ChargerConfig, ...]
+    clock: Callable[[], float]
 
     @property
     def services(self) -> list[Any]:
-        """The ``bot.app.Service`` objects, in start order."""
-        services: list[Any] = [self.pool, self.outbox, self.presence, self.status]
-        if self.receiver is not None:
-            services.append(self.receiver)
-        return services
+        """The ``bot.app.Service`` objects, in start order (the DM receiver comes apart)."""
+        return [self.pool, self.outbox, self.presence, self.status]
+
+    def dm_receiver(self, commands: DriverCommands) -> DmReceiver:
+        """The Service that answers DM commands with ``commands``, through this stack."""
+        return DmReceiver(
+            self.chargers, self.pool, self.messenger, commands, self.state, clock=self.clock
+        )
 
     @classmethod
     def build(
@@ -53,7 +60,6 @@ class NostrStack:
         config: Config,
         db: Database,
         *,
-        driver_commands: DriverCommands | None = None,
         prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
         pool: RelayPool | None = None,
@@ -79,9 +85,4 @@ class NostrStack:
             ttl_s=status_ttl_s,
         )
         presence = PresencePublisher(config, outbox, book, clock=clock)
-        receiver = None
-        if driver_commands is not None:
-            receiver = DmReceiver(
-                config.chargers, pool, messenger, driver_commands, state, clock=clock
-            )
-        return cls(pool, outbox, messenger, status, presence, receiver)
+        return cls(pool, outbox, messenger, status, presence, state, config.chargers, clock)

@@ -13,27 +13,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
 
 from bot.config import Config, SessionsConfig
 from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
-from bot.sessions.edge import Edge, blind_reach, overshoot_wh, power_limit_w
-from bot.sessions.idle import IdleMeter
+from bot.sessions.edge import overshoot_wh
+from bot.sessions.guard import BudgetEdge
 from bot.sessions.machine import Event, State
-from bot.sessions.metering import Reading, reading_of
+from bot.sessions.meter import SessionMeter
 from bot.sessions.records import Session, SessionRecords
 from bot.sessions.refunding import RefundDesk, RefundOutcome, RefundRetry
+from bot.sessions.runtime import Runtime
 from bot.sessions.settlement import Receipt, full_refund, settle
-from bot.sessions.tariff import budget_wh
 from bot.store.chargers import ChargerStore
 from bot.store.notices import NoticeStore
 from bot.store.overshoot import Overshoot, OvershootStore
 from bot.store.refunds import RefundStatus, RefundStore
 
-__all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Runtime", "Steps"]
+__all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Steps"]
 
 log = logging.getLogger("bot.sessions")
 
@@ -42,42 +41,13 @@ RESUME_GRACE_S = 5.0  # a reconnected charger first flushes what it queued while
 _MAX_STEPS = 10
 
 
-@dataclass
-class Runtime:
-    """What this process did or saw; lost on restart on purpose (see the module docstring)."""
-
-    started_at: float
-    start_sent: set[str] = field(default_factory=set)
-    stop_sent: set[str] = field(default_factory=set)
-    interval_set: set[str] = field(default_factory=set)
-    online_since: dict[str, float] = field(default_factory=dict)
-    offline_since: dict[str, float] = field(default_factory=dict)
-    soc: dict[str, float] = field(default_factory=dict)
-    retry_at: dict[str, float] = field(default_factory=dict)
-    topups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    orphans: list[tuple[str, int]] = field(default_factory=list)
-    idle: IdleMeter = field(default_factory=IdleMeter)
-    last_reading_at: dict[str, float] = field(default_factory=dict)  # an energy register came
-    power_asked: dict[str, int] = field(default_factory=dict)  # the last cap we sent ...
-    power_limit: dict[str, int] = field(default_factory=dict)  # ... and the one accepted
-
-    def forget(self, session_id: str) -> None:
-        for group in (self.start_sent, self.stop_sent, self.interval_set):
-            group.discard(session_id)
-        for table in (self.soc, self.retry_at, self.topups):
-            table.pop(session_id, None)
-        self.last_reading_at.pop(session_id, None)
-        self.power_asked.pop(session_id, None)
-        self.power_limit.pop(session_id, None)
-        self.idle.forget(session_id)
-
-
 class Steps:
     def __init__(
         self,
         config: Config,
         store: SessionRecords,
         runtime: Runtime,
+        meter: SessionMeter,
         *,
         chargers: ChargerStore,
         notices: NoticeStore,
@@ -91,10 +61,6 @@ class Steps:
     ) -> None:
         self.config, self.settings = config, config.sessions
         self.overshoots = overshoots
-        sessions = config.sessions
-        self.edge = Edge(
-            sessions.limit_power_horizon_s, sessions.limit_min_power_w, sessions.late_readings_s
-        )
         self.store, self.chargers, self.notices = store, chargers, notices
         self.refund_rows, self.control, self.messenger, self.desk = (
             refund_rows,
@@ -102,8 +68,9 @@ class Steps:
             messenger,
             desk,
         )
-        self.rt, self.clock = runtime, clock
+        self.rt, self.meter, self.clock = runtime, meter, clock
         self.retry = retry or RefundRetry()
+        self.edge = BudgetEdge(config.sessions, meter, control, runtime, clock)
         self._by_state: dict[State, Callable[[Session], Awaitable[bool]]] = {
             State.PAID: self.start,
             State.STARTING: self.starting,
@@ -200,7 +167,7 @@ class Steps:
             await self._quietly(
                 s, self.control.set_sample_interval(s.charger_id, self.cfg.sample_interval_s)
             )
-        reading = self._reading(s, None, now)
+        reading = self.meter.reading(s, None, now)
         if await self.notices.claim(s.id, "started"):
             await self.dm(s, texts.started(s.id, s.quote, s.paid_msat, reading.budget_wh))
         for payment_hash, amount in self.rt.topups.pop(s.id, []):
@@ -208,7 +175,7 @@ class Steps:
                 await self.dm(s, texts.topup(amount, s.paid_msat, reading.budget_wh))
         offline = self.rt.offline_since.get(s.charger_id)
         if not online and offline is not None and now - offline >= self.cfg.disconnect_timeout_s:
-            return await self.request_stop(s, Event.DISCONNECT_TIMEOUT)
+            return await self.meter.request_stop(s, Event.DISCONNECT_TIMEOUT)
         if reading.idle_minutes != s.idle_minutes:
             await self.store.record_consumption(
                 s.id,
@@ -219,10 +186,10 @@ class Steps:
                 fees_msat=reading.settlement.fees_msat,
             )
         if reading.stop_due:  # time and idle fees alone can use the budget up
-            return await self.request_stop(s, Event.BUDGET_REACHED)
-        if await self.guard_edge(s, reading, now):
+            return await self.meter.request_stop(s, Event.BUDGET_REACHED)
+        if await self.edge.guard(s, reading):  # the power cap; late readings stop it
             return True
-        if self.progress_due(s, now):
+        if self.meter.progress_due(s, now):
             moved = await self.store.update(
                 s.id, State.CHARGING, progress_wh=s.energy_wh, progress_at=now
             )
@@ -231,80 +198,6 @@ class Steps:
                 soc = self.rt.soc.get(s.id)
                 await self.dm(s, texts.progress(s.energy_wh, reading.cost_msat, remaining, soc))
         return False
-
-    async def guard_edge(self, s: Session, reading: Reading, now: float) -> bool:
-        """Near the end of the budget: cap the power, and stop a session gone quiet before
-        the energy it may deliver unseen reaches the budget (see bot.sessions.edge).
-        True when a stop was requested."""
-        if s.state is not State.CHARGING or s.transaction_id is None:
-            return False
-        remaining = max(0, reading.budget_wh - reading.energy_wh)
-        full = self.max_power_w(s)
-        power = self.rt.power_limit.get(s.id, full)
-        # After a restart nothing was seen yet: silence counts from when we could see.
-        seen = self.rt.last_reading_at.get(s.id, max(self.rt.started_at, s.started_at or 0.0))
-        silent = now - seen
-        late = silent > self.cfg.sample_interval_s + self.edge.late_after_s
-        if late and blind_reach(
-            remaining_wh=remaining,
-            power_w=power,
-            silent_s=silent,
-            stop_latency_s=self.cfg.stop_latency_s,
-        ):
-            charger_log(log, s.charger_id).warning(
-                "session %s: no reading for %.0f s, and %d W could have used the %d Wh left:"
-                " stopping",
-                s.id,
-                silent,
-                power,
-                remaining,
-            )
-            return await self.request_stop(s, Event.BUDGET_REACHED)
-        limit = power_limit_w(remaining, full, self.rt.power_asked.get(s.id), self.edge)
-        if limit is not None and self.control.is_online(s.charger_id):
-            self.rt.power_asked[s.id] = limit
-            try:
-                accepted = await self.control.limit_power(
-                    s.charger_id, s.connector_id, s.transaction_id, limit
-                )
-            except (ChargerOffline, OcppError) as error:
-                charger_log(log, s.charger_id).warning("session %s: power cap: %s", s.id, error)
-                accepted = False
-            if accepted:
-                self.rt.power_limit[s.id] = limit
-                charger_log(log, s.charger_id).info(
-                    "session %s: %d Wh left, power capped at %d W", s.id, remaining, limit
-                )
-        return False
-
-    def progress_due(self, s: Session, now: float) -> bool:
-        if s.payer_pubkey is None:
-            return False
-        since = s.progress_at or s.started_at or now
-        return (
-            s.energy_wh - s.progress_wh >= self.cfg.progress_every_wh
-            or now - since >= self.cfg.progress_every_s
-        )
-
-    def _reading(self, s: Session, register: float | None, now: float) -> Reading:
-        idle = self.rt.idle.minutes(s, now)
-        return reading_of(
-            replace(s, idle_minutes=idle) if idle != s.idle_minutes else s,
-            register,
-            now,
-            max_power_w=self.max_power_w(s),
-            sample_interval_s=self.cfg.sample_interval_s,
-            stop_latency_s=self.cfg.stop_latency_s,
-        )
-
-    async def request_stop(self, s: Session, event: Event) -> bool:
-        """charging -> stopping (persisted first); the RemoteStop follows from stopping."""
-        moved = await self.store.apply(
-            s.id, State.CHARGING, event, stop_reason=event.value, stop_requested_at=self.clock()
-        )
-        if moved is not None:
-            charger_log(log, s.charger_id).info("session %s stopping: %s", s.id, event.value)
-        return True
 
     async def stopping(self, s: Session) -> bool:
         now = self.clock()
@@ -389,7 +282,7 @@ class Steps:
         """Energy beyond the budget is never billed; it is kept so the loss is not silent."""
         if self.overshoots is None or s.transaction_id is None:
             return
-        budget = self.budget(s)
+        budget = self.meter.budget(s)
         over = overshoot_wh(s.energy_wh, budget)
         if over == 0:
             return
@@ -486,14 +379,3 @@ class Steps:
             await command
         except (ChargerOffline, OcppError, SessionError) as error:
             charger_log(log, s.charger_id).warning("session %s: %s", s.id, error)
-
-    def max_power_w(self, s: Session) -> int:
-        charger = self.config.charger(s.charger_id)
-        connector = charger.connector(s.connector_id) if charger else None
-        return connector.max_power_w if connector else 22_000
-
-    def budget(self, s: Session) -> int:
-        return budget_wh(s.quote, s.paid_msat, s.minutes, s.idle_minutes)
-
-    def reading(self, s: Session, register: float | None, now: float) -> Reading:
-        return self._reading(s, register, now)

@@ -19,7 +19,7 @@ async def test_page_status_and_stop(tmp_path: Path) -> None:
         await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000)
         await r.reaches(session.id, State.CHARGING)
-        page = SessionPage(r.service, refund_rows(r.db))
+        page = SessionPage(r.inbox, refund_rows(r.db))
         server = HttpServer(ListenAddress("127.0.0.1", 0), [page])
         task = asyncio.create_task(server.run())
         try:

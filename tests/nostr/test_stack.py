@@ -34,11 +34,12 @@ async def test_two_hundred_identities_on_one_client(tmp_path: Path, relay: Local
     db = await open_db(tmp_path, config)
     await db.execute("UPDATE chargers SET online = 1")
     commands = Commands()
-    stack = NostrStack.build(config, db, driver_commands=commands)
+    stack = NostrStack.build(config, db)
+    receiver = stack.dm_receiver(commands)
     try:
-        async with running(*stack.services), Driver([relay.url]) as driver:
-            assert stack.receiver is not None
-            await asyncio.wait_for(stack.receiver.ready.wait(), scaled(10))
+        async with running(*stack.services, receiver), Driver([relay.url]) as driver:
+            assert receiver not in stack.services  # the stack runs without DM commands
+            await asyncio.wait_for(receiver.ready.wait(), scaled(10))
             statuses = (
                 nostr_sdk.Filter()
                 .kind(nostr_sdk.Kind(33600))

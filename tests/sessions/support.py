@@ -1,5 +1,5 @@
 """A running session layer for tests: real SQLite, the real central system on 127.0.0.1
-port 0, simulated chargers over real websockets, and the real SessionService.
+port 0, simulated chargers over real websockets, and the real session inbox and workers.
 
 ``Driver`` is the driver's side of the nostr seam (it keeps the DMs it is sent and says
 which lightning address its profile has); the refund desk is passed in by each test.
@@ -21,11 +21,12 @@ from bot.config import Config, load_config
 from bot.ocpp import CentralSystem
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.v201.simcharger import SimCharger201
+from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import State
 from bot.sessions.records import Session
 from bot.sessions.refunding import RefundDesk, RefundRetry
-from bot.sessions.service import SessionService
 from bot.sessions.tariff import make_quote
+from bot.sessions.workers import SessionWorkers
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
@@ -113,7 +114,8 @@ class Driver:
 class Rig:
     config: Config
     db: Database
-    service: SessionService
+    inbox: SessionInbox
+    service: SessionWorkers
     central: CentralSystem
     driver: Driver
     url: str
@@ -156,7 +158,7 @@ class Rig:
         """A quoted session at the charger's tariff, then its payment, as the pay side does."""
         session = await self.quoted(payer=payer, charger_id=charger_id, connector_id=connector_id)
         assert session.payment_hash is not None
-        await self.service.session_paid(session.payment_hash, amount_msat, int(time.time()))
+        await self.inbox.session_paid(session.payment_hash, amount_msat, int(time.time()))
         return session
 
     async def quoted(
@@ -190,7 +192,7 @@ async def rig(
     tmp_path: Path,
     *,
     chargers: tuple[str, ...] = ("cp-001",),
-    refunds: RefundDesk | None = None,
+    refunds: Callable[[Config, Database], RefundDesk] | None = None,
     driver: Driver | None = None,
     retry: RefundRetry | None = None,
     clock: Callable[[], float] = time.time,
@@ -206,17 +208,19 @@ async def rig(
     async with AsyncExitStack() as stack:
         stack.push_async_callback(db.close)
         await register_chargers(config, db)
-        service = SessionService(
+        inbox = SessionInbox(config, db, clock=clock)
+        central = CentralSystem(config, db, inbox, call_timeout=scaled(5))
+        service = SessionWorkers(
             config,
             db,
+            inbox,
+            control=central,
             messenger=driver,
-            refunds=refunds,
+            refunds=refunds(config, db) if refunds is not None else None,
             tick_s=0.05,
             retry=retry or RefundRetry(0.05, 0.2),
             clock=clock,
         )
-        central = CentralSystem(config, db, service, call_timeout=scaled(5))
-        service.attach(control=central)
         tasks = [asyncio.create_task(central.run()), asyncio.create_task(service.run())]
 
         async def stop() -> None:
@@ -227,4 +231,4 @@ async def rig(
         stack.push_async_callback(stop)
         port = await asyncio.wait_for(central.started(), scaled(10))
         url = f"ws://127.0.0.1:{port}/ocpp"
-        yield Rig(config, db, service, central, driver, url, stack, ocpp)
+        yield Rig(config, db, inbox, service, central, driver, url, stack, ocpp)

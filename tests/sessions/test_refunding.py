@@ -1,4 +1,4 @@
-"""Refund failure then retry, through the real SessionService and the real ``Refunds``: the
+"""Refund failure then retry, through the real SessionWorkers and the real ``Refunds``: the
 first payment to the driver's lightning address fails definitively at the (simulated)
 node, the service waits out its backoff and tries again, and the second one is paid."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ListenAddress
+from bot.config import Config, ListenAddress
 from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
 from bot.lnurl.checkout import PaySite
@@ -20,6 +20,7 @@ from bot.lnurl.server import HttpServer
 from bot.ports.bolt11 import decode_invoice
 from bot.sessions.machine import Event, State
 from bot.sessions.refunding import RefundRetry, refund_rows
+from bot.store import Database
 from bot.store.refunds import RefundStatus, RefundStore
 from tests.helpers import scaled
 from tests.lnurl.support import FAST_BACKOFF, DriverWallet
@@ -49,25 +50,27 @@ async def test_a_failed_refund_is_retried_after_the_backoff_and_paid_once(
     driver = Driver(lud16={PAYER: address})
     ln_dir = tmp_path / "ln"
     retry = RefundRetry(base_s=0.5, cap_s=1.0)  # long enough to see the wait, short for a test
-    async with (
-        serve_in_process(ln_dir),
-        rig(tmp_path, driver=driver, retry=retry) as r,
-    ):
-        backend = ClnBackend(SimnodeClient(ln_dir).rpc_path, wait_timeout_s=1, backoff=FAST_BACKOFF)
-        refunds = Refunds(
-            r.db,
+    backend = ClnBackend(SimnodeClient(ln_dir).rpc_path, wait_timeout_s=1, backoff=FAST_BACKOFF)
+
+    def refunds(config: Config, db: Database) -> Refunds:
+        return Refunds(
+            db,
             backend,
-            urls=PaySite.from_config(r.config).urls,
+            urls=PaySite.from_config(config).urls,
             currency="bcrt",
-            settings=r.config.sessions,
+            settings=config.sessions,
             allow_loopback=True,
         )
-        r.service.attach(refunds=refunds)
+
+    async with (
+        serve_in_process(ln_dir),
+        rig(tmp_path, driver=driver, retry=retry, refunds=refunds) as r,
+    ):
         await SimnodeClient(ln_dir).next_pay("fail", code=205)  # the first refund payment
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
-        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.inbox.driver_command("cp-001", PAYER, "stop")
         await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         rows = refund_rows(r.db)
         await wait_until(lambda: _attempts(rows, session.id, 1), what="a first, failed attempt")

@@ -1,45 +1,40 @@
-"""The session service: payments, chargers and drivers meet here.
+"""The session inbox: what chargers, payments and drivers report, recorded, then a worker woken.
 
 It fills :class:`~bot.ports.ChargerEvents` (called from OCPP handlers: record, wake a
 worker, return; never a command from inside a handler), :class:`~bot.ports.DriverCommands`
 (DM ``status`` / ``stop`` / ``help``), :class:`~bot.ports.SessionPayments` (a quote or a
-top-up is paid) and ``RefundEvents`` (a withdraw link was redeemed). State changes are
-compare-and-set transitions in :class:`~bot.sessions.records.SessionRecords`, persisted before
-their side effects; the side effects themselves (RemoteStart, RemoteStop, DMs, refunds)
-run in :mod:`bot.sessions.steps` on the service's own workers.
+top-up is paid) and :class:`~bot.ports.RefundEvents` (a withdraw link was redeemed). State
+changes are compare-and-set transitions in :class:`~bot.sessions.records.SessionRecords`,
+persisted before their side effects; the side effects themselves (RemoteStart, RemoteStop,
+DMs, refunds) run in :mod:`bot.sessions.steps` on the workers of
+:class:`~bot.sessions.workers.SessionWorkers`, which the inbox wakes through
+:class:`~bot.sessions.runtime.Wakeups`.
 
-As a Service, :meth:`SessionService.run` owns ``workers`` worker tasks and one ticker.
-The ticker wakes every unfinished session once per ``tick_s`` (timers: start deadline,
-disconnect and stop timeouts, progress by time, refund retries) and checks unpaid quotes
-for expiry; at start-up it wakes every unfinished session, which is how a restart resumes.
+The inbox needs nothing that calls it back: ``app.py`` builds it first and hands it to the
+OCPP server, the nostr DM receiver, the pay side and the receipt listener; the service
+that acts on it is built after them, with the charger control they provide.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from bot.config import Config
-from bot.errors import ChargerOffline
-from bot.ports import ChargerControl, Messenger, MeterSample, StatusSink
-from bot.ports.lightning import InvoiceStatus, LightningBackend
+from bot.ports import MeterSample, StatusSink
 from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
+from bot.sessions.meter import SessionMeter
 from bot.sessions.metering import latest_power, latest_register, latest_soc
 from bot.sessions.records import Session, SessionFields, SessionRecords, TopUpResult
-from bot.sessions.refunding import RefundDesk, RefundRetry, refund_rows
-from bot.sessions.steps import Runtime, Steps
-from bot.store.chargers import ChargerStore
+from bot.sessions.runtime import Runtime, Wakeups
 from bot.store.db import Database
 from bot.store.lightning import LightningStore
 from bot.store.meter_log import MeterLog
-from bot.store.notices import NoticeStore
-from bot.store.overshoot import OvershootStore
 
-__all__ = ["SessionService"]
+__all__ = ["SessionInbox"]
 
 log = logging.getLogger("bot.sessions")
 
@@ -51,139 +46,28 @@ _CHARGER_REASONS = {
     "Reboot": "charger_reboot",
     "EmergencyStop": "charger_emergency_stop",
 }
-_QUOTE_CHECK_S = 15.0
 
 
-class SessionService:
-    name = "sessions"
-
+class SessionInbox:
     def __init__(
         self,
         config: Config,
         db: Database,
-        control: ChargerControl | None = None,
         *,
-        messenger: Messenger | None = None,
-        refunds: RefundDesk | None = None,
         status: StatusSink | None = None,
-        backend: LightningBackend | None = None,
         clock: Callable[[], float] = time.time,
-        workers: int = 16,
-        tick_s: float = 1.0,
-        retry: RefundRetry | None = None,
     ) -> None:
-        self.config, self.status = config, status
-        self.control: ChargerControl = control or _Unattached()
-        self.backend, self.clock = backend, clock
+        self.config, self.status, self.clock = config, status, clock
         self.store = SessionRecords(db, clock=clock)
         self.invoices = LightningStore(db)
         self.meter_log = MeterLog(db)
         self.runtime = Runtime(started_at=clock())
-        self.steps = Steps(
-            config,
-            self.store,
-            self.runtime,
-            chargers=ChargerStore(db),
-            notices=NoticeStore(db, clock=clock),
-            refund_rows=refund_rows(db, clock=clock),
-            control=self.control,
-            messenger=messenger,
-            desk=refunds,
-            clock=clock,
-            retry=retry,
-            overshoots=OvershootStore(db),
-        )
-        self._workers, self._tick_s = workers, tick_s
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._running: set[str] = set()
-        self._again: set[str] = set()
-        self._quotes_checked = 0.0
-
-    def attach(
-        self,
-        *,
-        control: ChargerControl | None = None,
-        messenger: Messenger | None = None,
-        refunds: RefundDesk | None = None,
-        status: StatusSink | None = None,
-    ) -> None:
-        """Parts built after the service because they call it back (the central system
-        takes the service as its ChargerEvents; the refund desk reports to it)."""
-        if control is not None:
-            self.control = self.steps.control = control
-        if messenger is not None:
-            self.steps.messenger = messenger
-        if refunds is not None:
-            self.steps.desk = refunds
-        if status is not None:
-            self.status = status
-
-    # -- the Service ------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        for charger in self.config.chargers:
-            if not self.control.is_online(charger.id):
-                self.runtime.offline_since.setdefault(charger.id, self.clock())
-        unfinished = await self.store.list_unfinished()
-        log.info("sessions: resuming %d unfinished session(s)", len(unfinished))
-        for session in unfinished:
-            self.kick(session.id)
-        async with asyncio.TaskGroup() as group:
-            for number in range(self._workers):
-                group.create_task(self._work(), name=f"sessions-worker-{number}")
-            group.create_task(self._tick(), name="sessions-ticker")
+        self.meter = SessionMeter(config, self.store, self.runtime, clock)
+        self.wakeups = Wakeups()
 
     def kick(self, session_id: str) -> None:
         """Wake a worker for this session (once, however often it is kicked meanwhile)."""
-        if session_id in self._running:
-            self._again.add(session_id)
-        elif session_id not in self._queued:
-            self._queued.add(session_id)
-            self._queue.put_nowait(session_id)
-
-    async def _work(self) -> None:
-        while True:
-            session_id = await self._queue.get()
-            self._queued.discard(session_id)
-            self._running.add(session_id)
-            try:
-                await self.steps.step(session_id)
-            except Exception:
-                # One session's trouble must not stop the others; the ticker retries it.
-                log.exception("session %s: step failed", session_id)
-            finally:
-                self._running.discard(session_id)
-            if session_id in self._again:
-                self._again.discard(session_id)
-                self.kick(session_id)
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick_s)
-            try:
-                await self.steps.stop_orphans()
-                for session in await self.store.list_unfinished():
-                    if session.state is not State.QUOTED:
-                        self.kick(session.id)
-                if self.clock() - self._quotes_checked >= _QUOTE_CHECK_S:
-                    self._quotes_checked = self.clock()
-                    await self.expire_quotes()
-            except Exception:
-                log.exception("session ticker failed; trying again")
-
-    async def expire_quotes(self) -> None:
-        """quoted -> expired, only once the node itself says the invoice is expired."""
-        if self.backend is None:
-            return
-        for stored in await self.invoices.unpaid_expired(self.clock()):
-            session = await self.store.by_payment_hash(stored.payment_hash)
-            if session is None or session.state is not State.QUOTED:
-                continue
-            invoice = await self.backend.lookup_invoice(stored.payment_hash)
-            if invoice is not None and invoice.status is InvoiceStatus.EXPIRED:
-                await self.store.apply(session.id, State.QUOTED, Event.INVOICE_EXPIRED)
-                log.info("session %s expired unpaid", session.id)
+        self.wakeups.kick(session_id)
 
     # -- SessionPayments --------------------------------------------------------------------
 
@@ -333,11 +217,11 @@ class SessionService:
         if soc is not None:
             self.runtime.soc[session.id] = soc
         now = self.clock()
-        if latest_register(samples) is not None:
+        if latest_register(samples) is not None:  # news of the register (bot.sessions.edge)
             self.runtime.last_reading_at[session.id] = now
-        reading = self.steps.reading(session, latest_register(samples), now)
+        reading = self.meter.reading(session, latest_register(samples), now)
         self.runtime.idle.reading(session, latest_power(samples), reading.energy_wh, now)
-        reading = self.steps.reading(session, latest_register(samples), now)
+        reading = self.meter.reading(session, latest_register(samples), now)
         st = reading.settlement
         await self.store.record_consumption(
             session.id,
@@ -348,16 +232,12 @@ class SessionService:
             fees_msat=st.fees_msat,
         )
         if session.state is State.CHARGING and reading.stop_due:
-            await self.steps.request_stop(session, Event.BUDGET_REACHED)
+            await self.meter.request_stop(session, Event.BUDGET_REACHED)
             self.kick(session.id)
-        else:
-            # Near the budget's end: the power cap; a late reading may call for the stop.
-            stopped = await self.steps.guard_edge(session, reading, now)
-            progress = session.state is State.CHARGING and self.steps.progress_due(
-                _with_energy(session, reading.energy_wh), now
-            )
-            if stopped or progress:
-                self.kick(session.id)
+        elif session.state is State.CHARGING and self.meter.progress_due(
+            _with_energy(session, reading.energy_wh), now
+        ):
+            self.kick(session.id)
 
     async def transaction_stopped(
         self,
@@ -374,7 +254,7 @@ class SessionService:
             return  # late: the settlement stands (machine.LATE)
         now = self.clock()
         register = max(float(meter_stop_wh), latest_register(samples) or 0.0)
-        reading = self.steps.reading(session, register, now)
+        reading = self.meter.reading(session, register, now)
         stop_reason = session.stop_reason or _CHARGER_REASONS.get(reason, f"charger:{reason}")
         await self.store.apply(
             session.id,
@@ -440,7 +320,7 @@ class SessionService:
             "remaining_msat": max(0, session.paid_msat - cost),
             "refund_msat": session.refund_msat,
             "soc_percent": self.runtime.soc.get(session.id),
-            "budget_wh": self.steps.budget(session),
+            "budget_wh": self.meter.budget(session),
             "idle_minutes": session.idle_minutes,
             "stop_reason": session.stop_reason,
         }
@@ -483,24 +363,3 @@ class SessionService:
 
 def _with_energy(session: Session, energy_wh: int) -> Session:
     return replace(session, energy_wh=energy_wh)
-
-
-class _Unattached:
-    """Until :meth:`SessionService.attach` gives the real ChargerControl: nothing is online."""
-
-    def is_online(self, charger_id: str) -> bool:
-        return False
-
-    async def remote_start(self, charger_id: str, connector_id: int, id_tag: str) -> bool:
-        raise ChargerOffline("no charger control attached")
-
-    async def remote_stop(self, charger_id: str, transaction_id: int) -> bool:
-        raise ChargerOffline("no charger control attached")
-
-    async def set_sample_interval(self, charger_id: str, seconds: int) -> bool:
-        raise ChargerOffline("no charger control attached")
-
-    async def limit_power(
-        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
-    ) -> bool:
-        raise ChargerOffline("no charger control attached")

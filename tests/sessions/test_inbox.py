@@ -1,4 +1,4 @@
-"""SessionService over real parts: the central system on a real websocket, simulated
+"""The session inbox and workers over real parts: the central system on a real websocket, simulated
 chargers, real SQLite. Each test walks one path of the session table; those with a charger
 run for both protocols (the ``ocpp`` fixture: 1.6 and 2.0.1)."""
 
@@ -46,18 +46,18 @@ async def test_driver_stop_and_a_stranger_is_refused(tmp_path: Path, ocpp: str) 
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
-        refused = await r.service.driver_command("cp-001", STRANGER, "stop")
+        refused = await r.inbox.driver_command("cp-001", STRANGER, "stop")
         assert "Only the driver who paid" in refused
         assert await r.state_of(session.id) is State.CHARGING
-        status = await r.service.driver_command("cp-001", PAYER, "status")
+        status = await r.inbox.driver_command("cp-001", PAYER, "status")
         assert status.startswith("Session charging")
-        assert "Stopping" in await r.service.driver_command("cp-001", PAYER, "stop")
-        again = await r.service.driver_command("cp-001", PAYER, "Stop")
+        assert "Stopping" in await r.inbox.driver_command("cp-001", PAYER, "stop")
+        again = await r.inbox.driver_command("cp-001", PAYER, "Stop")
         assert "already" in again or "Stopping" in again
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.stop_reason == Event.DRIVER_STOP.value
         assert len(sim.commands(r.wire.remote_stop)) == 1
-        assert "already" in await r.service.driver_command("cp-001", PAYER, "stop")
+        assert "already" in await r.inbox.driver_command("cp-001", PAYER, "stop")
 
 
 async def test_page_stop_twice_is_harmless(tmp_path: Path, ocpp: str) -> None:
@@ -65,11 +65,11 @@ async def test_page_stop_twice_is_harmless(tmp_path: Path, ocpp: str) -> None:
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000)
         await r.reaches(session.id, State.CHARGING)
-        assert await r.service.stop_by_token(session.token) is not None
-        await r.service.stop_by_token(session.token)
+        assert await r.inbox.stop_by_token(session.token) is not None
+        await r.inbox.stop_by_token(session.token)
         await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert len(sim.commands(r.wire.remote_stop)) == 1
-        assert await r.service.stop_by_token("no-such-token") is None
+        assert await r.inbox.stop_by_token("no-such-token") is None
 
 
 async def test_unplugged_car_settles(tmp_path: Path, ocpp: str) -> None:
@@ -126,12 +126,12 @@ async def test_topup_extends_the_budget(tmp_path: Path, ocpp: str) -> None:
             " VALUES (?, 'zapcharge:pay:t', ?, 'lnbc', 300000, '', 'paid', 0, 0)",
             (topup_hash, session.id),
         )
-        await r.service.session_paid(topup_hash, 300_000, 0)
-        await r.service.session_paid(topup_hash, 300_000, 0)  # replayed: counted once
+        await r.inbox.session_paid(topup_hash, 300_000, 0)
+        await r.inbox.session_paid(topup_hash, 300_000, 0)  # replayed: counted once
         topped = await r.service.store.load(session.id)
         assert topped.paid_msat == 700_000
         await wait_until(lambda: any("Top-up" in t for t in r.driver.texts(PAYER)))
-        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.inbox.driver_command("cp-001", PAYER, "stop")
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
         assert len(sim.commands(r.wire.remote_start)) == 1
@@ -183,12 +183,12 @@ async def test_a_topup_after_the_end_is_refunded_whole_and_once(tmp_path: Path, 
         sim = await r.charger(clock_speed=10.0)
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
-        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.inbox.driver_command("cp-001", PAYER, "stop")
         ended = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         late_hash = "e" * 64
         await _topup_invoice(r, session.id, late_hash, 300_000)
-        await r.service.session_paid(late_hash, 300_000, 0)
-        await r.service.session_paid(late_hash, 300_000, 0)  # replayed: refunded once
+        await r.inbox.session_paid(late_hash, 300_000, 0)
+        await r.inbox.session_paid(late_hash, 300_000, 0)  # replayed: refunded once
         refund = await r.service.store.by_payment_hash(late_hash)
         assert refund is not None and refund.id != session.id
         refund = await r.reaches(refund.id, State.REFUNDING)
@@ -209,7 +209,7 @@ async def test_a_topup_for_a_failed_start_is_refunded_too(tmp_path: Path) -> Non
         await r.reaches(session.id, State.REFUNDING)
         late_hash = "f" * 64
         await _topup_invoice(r, session.id, late_hash, 100_000)
-        await r.service.session_paid(late_hash, 100_000, 0)
+        await r.inbox.session_paid(late_hash, 100_000, 0)
         refund = await r.service.store.by_payment_hash(late_hash)
         assert refund is not None
         refund = await r.reaches(refund.id, State.REFUNDING)
@@ -258,7 +258,7 @@ async def test_a_full_car_pays_idle_minutes_and_is_stopped_before_the_money_runs
         session = await r.service.store.create(
             "cp-001", 1, quote, payer_pubkey=PAYER, payment_hash="9" * 64
         )
-        await r.service.session_paid("9" * 64, 200_000, int(t0))
+        await r.inbox.session_paid("9" * 64, 200_000, int(t0))
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=30)
         assert done.stop_reason == Event.BUDGET_REACHED.value
         assert len(sim.commands(r.wire.remote_stop)) == 1
@@ -290,7 +290,7 @@ async def test_readings_a_2_0_1_station_queued_offline_are_billed_after_the_reco
 
         await wait_until(billed_more, 10, "the offline readings billed")  # 11 kW x 2 min
         assert await r.state_of(session.id) is State.CHARGING  # back in time: no stop
-        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.inbox.driver_command("cp-001", PAYER, "stop")
         done = await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         assert done.paid_msat == done.consumed_msat + done.fees_msat + (done.refund_msat or 0)
         offline = await r.db.fetchall("SELECT seq_no FROM ocpp201_events WHERE offline = 1")
@@ -315,7 +315,7 @@ async def test_the_connector_shows_the_same_status_words_for_both_protocols(
         session = await r.paid_session(2_000_000, payer=PAYER)
         await r.reaches(session.id, State.CHARGING)
         await shows("Charging")
-        await r.service.driver_command("cp-001", PAYER, "stop")
+        await r.inbox.driver_command("cp-001", PAYER, "stop")
         await r.reaches(session.id, State.REFUNDING, State.CLOSED)
         await shows("Finishing")  # stopped, the car still plugged in
         sim.unplug(1)
