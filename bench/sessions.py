@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Unpack
 
 from bot.sessions.machine import Event, State
-from bot.sessions.records import SessionFields, SessionRecords
+from bot.sessions.record import SessionFields
+from bot.sessions.records import SessionRecords
 from bot.sessions.refunding import refund_rows
 from bot.sessions.settlement import settle
 from bot.sessions.tariff import Quote, cost_msat, stop_threshold_wh

@@ -38,7 +38,8 @@ from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.v201.simcharger import SimCharger201
 from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.sessions.machine import State
-from bot.sessions.records import Session, SessionRecords
+from bot.sessions.record import Session
+from bot.sessions.records import SessionRecords
 from bot.store import Database
 
 __all__ = ["DemoFailed", "run_demo", "write_demo_config"]

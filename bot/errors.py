@@ -19,7 +19,7 @@
         └── IllegalTransition  a state change that the session table does not allow
 
 Code that decides between "retry" and "give up" asks :func:`is_retryable`; nothing else
-inspects exception types for that purpose.
+inspects exception types for that purpose (tests/test_errors.py checks that no module does).
 """
 
 from __future__ import annotations

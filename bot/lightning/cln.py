@@ -25,7 +25,7 @@ from typing import Any
 
 from pyln.client import LightningRpc, RpcError
 
-from bot.errors import LightningError, LightningUnavailable
+from bot.errors import LightningError, LightningUnavailable, is_retryable
 from bot.ports.lightning import (
     DecodedInvoice,
     Invoice,
@@ -118,8 +118,11 @@ class ClnBackend:
         while True:
             try:
                 return await self._rpc(method, params)
-            except LightningUnavailable as exc:
-                if time.monotonic() - started >= self.backoff.give_up_after_s:
+            except LightningError as exc:
+                if (
+                    not is_retryable(exc)
+                    or time.monotonic() - started >= self.backoff.give_up_after_s
+                ):
                     raise
                 if attempt == 0:
                     log.warning("lightning node unreachable (%s); retrying", exc)
@@ -147,7 +150,9 @@ class ClnBackend:
             params["deschashonly"] = True
         try:
             result = await self._rpc("invoice", params)
-        except LightningUnavailable:
+        except LightningError as exc:
+            if not is_retryable(exc):
+                raise
             result = await self._retry_invoice(params)
         return Invoice(
             label=label,
@@ -163,7 +168,7 @@ class ClnBackend:
         try:
             return await self._retrying("invoice", params)
         except LightningError as exc:
-            if exc.code != DUPLICATE_LABEL or isinstance(exc, LightningUnavailable):
+            if is_retryable(exc) or exc.code != DUPLICATE_LABEL:
                 raise
         found = await self._retrying("listinvoices", {"label": params["label"]})
         invoices = found["invoices"]
@@ -181,10 +186,10 @@ class ClnBackend:
                 result = await self._retrying(
                     "waitanyinvoice", {"lastpay_index": cursor, "timeout": self.wait_timeout_s}
                 )
-            except LightningUnavailable as exc:
-                log.warning("lightning node still unreachable (%s); waiting for it", exc)
-                continue
             except LightningError as exc:
+                if is_retryable(exc):
+                    log.warning("lightning node still unreachable (%s); waiting for it", exc)
+                    continue
                 if exc.code == WAIT_TIMED_OUT:
                     continue
                 raise
@@ -214,11 +219,11 @@ class ClnBackend:
             )
         try:
             result = await self._send(bolt11, params)
-        except LightningUnavailable as exc:
+        except LightningError as exc:
+            if not is_retryable(exc):
+                return await self._outcome(decoded.payment_hash, failure=exc)
             log.warning("connection lost while paying %s: %s", decoded.payment_hash, exc)
             return await self._outcome(decoded.payment_hash, failure=None)
-        except LightningError as exc:
-            return await self._outcome(decoded.payment_hash, failure=exc)
         return Payment(
             payment_hash=decoded.payment_hash,
             status=PaymentStatus.PAID,
@@ -231,7 +236,7 @@ class ClnBackend:
         try:
             return await self._rpc("xpay", {"invstring": bolt11, **params})
         except LightningError as exc:
-            if exc.code != UNKNOWN_COMMAND or isinstance(exc, LightningUnavailable):
+            if is_retryable(exc) or exc.code != UNKNOWN_COMMAND:
                 raise
         log.info("node has no xpay; using pay")  # lightningd before v24.11
         return await self._rpc("pay", {"bolt11": bolt11, **params})
@@ -240,7 +245,9 @@ class ClnBackend:
         """What the node says about a payment whose call was refused or whose answer was lost."""
         try:
             found = await self.lookup_payment(payment_hash)
-        except LightningUnavailable:
+        except LightningError as exc:
+            if not is_retryable(exc):
+                raise
             return Payment(payment_hash, PaymentStatus.PENDING)  # cannot ask: still unknown
         if failure is None:
             # The answer was lost. Even with no record we say PENDING: the caller asks

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import Event
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.sessions.refunding import RefundDesk
 from bot.sessions.settlement import format_msat
 from bot.store.refunds import RefundStatus, RefundStore

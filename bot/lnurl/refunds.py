@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from bot.config import SessionsConfig
-from bot.errors import LightningError, LightningUnavailable, LnurlError
+from bot.errors import LightningError, LnurlError, is_retryable
 from bot.lnurl.client import LnurlClient, lnurl_client
 from bot.lnurl.codec import encode_lnurl, lightning_address_url, lightning_uri
 from bot.lnurl.payer import check_pay_invoice
@@ -144,7 +144,9 @@ class Refunds:
             return RefundResult(session_id, RefundStatus.RELEASED, detail)
         try:
             payment = await self.backend.lookup_payment(refund.payment_hash)
-        except LightningUnavailable as exc:
+        except LightningError as exc:
+            if not is_retryable(exc):
+                raise
             return RefundResult(session_id, RefundStatus.PENDING, str(exc), refund.payment_hash)
         if payment is None:
             # The node never saw it (a crash before pay): paying the same invoice again is
@@ -209,7 +211,9 @@ class Refunds:
             # The backend raises only before anything is sent; still ask before releasing.
             try:
                 known = await self.backend.lookup_payment(payment_hash)
-            except LightningUnavailable:
+            except LightningError as lookup_error:
+                if not is_retryable(lookup_error):
+                    raise
                 return RefundResult(session_id, RefundStatus.PENDING, str(exc), payment_hash)
             if known is not None:
                 return await self._settle(session_id, known.status, known.failure, payment_hash)

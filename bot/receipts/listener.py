@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ChargerConfig, Config
-from bot.errors import LightningUnavailable, ZapInvalid
+from bot.errors import LightningError, ZapInvalid, is_retryable
 from bot.log import charger_log
 from bot.nostr.zaps import ZapReceipt, validate_zap_receipt
 from bot.ports import SessionPayments, ZapReceiptFeed
@@ -146,7 +146,9 @@ class ReceiptListener:
             claim = await self._confirmed(charger, receipt)
         except ZapInvalid as exc:
             return await self._refuse(event_id, charger_id, payment_hash, exc)
-        except LightningUnavailable as exc:
+        except LightningError as exc:
+            if not is_retryable(exc):
+                raise
             # Not the receipt's fault: no claim is made, so a later delivery or the next
             # start (the cursor has not passed it) tries again.
             log.error("zap receipt %s not confirmed: %s", event_id[:12], exc)
@@ -202,7 +204,9 @@ class ReceiptListener:
         for delay in self._node_retry_s:
             try:
                 return await self._backend.lookup_invoice(payment_hash)
-            except LightningUnavailable:
+            except LightningError as exc:
+                if not is_retryable(exc):
+                    raise
                 await asyncio.sleep(delay)
         return await self._backend.lookup_invoice(payment_hash)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 
 __all__ = ["IDLE_POWER_W", "IDLE_STATUSES", "WITHHELD_STATUS", "IdleMeter", "power_idle"]
 

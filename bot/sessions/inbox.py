@@ -28,7 +28,8 @@ from bot.sessions import texts
 from bot.sessions.machine import TERMINAL, Event, State, is_late
 from bot.sessions.meter import SessionMeter
 from bot.sessions.metering import latest_power, latest_register, latest_soc
-from bot.sessions.records import Session, SessionFields, SessionRecords, TopUpResult
+from bot.sessions.record import Session, SessionFields, TopUpResult
+from bot.sessions.records import SessionRecords
 from bot.sessions.runtime import Runtime, Wakeups
 from bot.store.db import Database
 from bot.store.lightning import LightningStore

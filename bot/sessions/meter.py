@@ -14,7 +14,8 @@ from bot.config import Config
 from bot.log import charger_log
 from bot.sessions.machine import Event, State
 from bot.sessions.metering import Reading, reading_of
-from bot.sessions.records import Session, SessionRecords
+from bot.sessions.record import Session
+from bot.sessions.records import SessionRecords
 from bot.sessions.runtime import Runtime
 from bot.sessions.tariff import budget_wh
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.ports import MeterSample
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.sessions.settlement import Settlement, energy_used_wh, settle
 from bot.sessions.tariff import budget_wh, stop_threshold_wh
 

@@ -1,132 +1,42 @@
-"""A session's record, and every write to it, through the one transition table.
+"""Every write to a session's record (:mod:`bot.sessions.record`), through the one table.
 
-:class:`Session` is the record; :class:`SessionRecords` is the only writer of sessions
-rows: it asks :mod:`bot.sessions.machine` before each state change, and the store
+:class:`SessionRecords` is the only writer of sessions rows: it asks
+:mod:`bot.sessions.machine` before each state change, and the store
 (:class:`bot.store.sessions.SessionRows`) only runs the compare-and-set it is handed.
 Callers persist the transition first and only then act (send RemoteStart, pay), so a
 crash never leaves an action done that the record does not know may have happened.
 
-What may change is typed: :class:`SessionFields` names every updatable field, so
-``apply(..., stop_reson=...)`` is a mypy error (and a SessionError at run time). Identity,
-state and money-in fields are not in it: the state moves only through :meth:`transition`,
-``paid_msat`` grows only through top-ups (or is set once by ``invoice_paid``).
+What may change is typed (:class:`~bot.sessions.record.SessionFields`): a misspelt field
+is a mypy error.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 from bot.errors import IllegalTransition, SessionError
 from bot.sessions.ids import SessionIds, id_tag_for
 from bot.sessions.machine import TERMINAL, TOPUP_STATES, Event, State, advance, allowed
+from bot.sessions.record import (
+    MUTABLE_FIELDS,
+    Session,
+    SessionFields,
+    TopUp,
+    TopUpResult,
+)
 from bot.sessions.tariff import Quote
 from bot.store.db import Database, Row
 from bot.store.sessions import Move, SessionRows
 
-__all__ = [
-    "MUTABLE_FIELDS",
-    "Session",
-    "SessionFields",
-    "SessionRecords",
-    "TopUp",
-    "TopUpResult",
-]
+__all__ = ["SessionRecords"]
 
-
-class SessionFields(TypedDict, total=False):
-    """The fields a transition or an update may set."""
-
-    paid_msat: int
-    consumed_msat: int
-    fees_msat: int
-    refund_msat: int | None
-    waived_msat: int
-    transaction_id: int | None
-    meter_start_wh: int | None
-    meter_stop_wh: int | None
-    energy_wh: int
-    minutes: int
-    idle_minutes: int
-    last_meter_at: float | None
-    stop_reason: str | None
-    started_at: float | None
-    stopped_at: float | None
-    start_deadline: float | None
-    start_accepted_at: float | None
-    stop_requested_at: float | None
-    progress_wh: int
-    progress_at: float | None
-
-
-MUTABLE_FIELDS = frozenset(SessionFields.__annotations__)
 
 # A top-up paid after its session stopped taking money: a refund-only session of its own,
 # born paid and moved on at once, so no worker ever sees it ``paid`` and starts a charge.
 _LATE_TOPUP_PATH = ((State.QUOTED, Event.INVOICE_PAID), (State.PAID, Event.LATE_TOPUP))
-
-
-@dataclass(frozen=True)
-class Session:
-    id: str
-    charger_id: str
-    connector_id: int
-    state: State
-    token: str = field(repr=False)  # the page's bearer secret
-    id_tag: str
-    payer_pubkey: str | None
-    payer_relays: tuple[str, ...]
-    quote: Quote
-    payment_hash: str | None
-    paid_msat: int
-    consumed_msat: int
-    fees_msat: int
-    refund_msat: int | None
-    waived_msat: int
-    transaction_id: int | None
-    meter_start_wh: int | None
-    meter_stop_wh: int | None
-    energy_wh: int
-    minutes: int
-    idle_minutes: int
-    last_meter_at: float | None
-    stop_reason: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    stopped_at: float | None
-    start_deadline: float | None
-    start_accepted_at: float | None
-    stop_requested_at: float | None
-    progress_wh: int
-    progress_at: float | None
-
-    @classmethod
-    def from_row(cls, row: Row) -> Session:
-        values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["state"] = State(row["state"])
-        values["payer_relays"] = tuple(json.loads(row["payer_relays"]))
-        values["quote"] = Quote.from_json(row["quote"])
-        return cls(**values)
-
-
-class TopUpResult(enum.Enum):
-    APPLIED = "applied"
-    ALREADY_APPLIED = "already_applied"  # the same invoice was counted before
-    REFUSED = "refused"  # the session no longer takes money: refund this payment alone
-
-
-@dataclass(frozen=True)
-class TopUp:
-    payment_hash: str
-    session_id: str
-    amount_msat: int
-    payer_pubkey: str | None
-    created_at: float
 
 
 class SessionRecords:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.config import Config, SessionsConfig
-from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError
+from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError, is_retryable
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
@@ -23,7 +23,8 @@ from bot.sessions.edge import overshoot_wh
 from bot.sessions.guard import BudgetEdge
 from bot.sessions.machine import Event, State
 from bot.sessions.meter import SessionMeter
-from bot.sessions.records import Session, SessionRecords
+from bot.sessions.record import Session
+from bot.sessions.records import SessionRecords
 from bot.sessions.refunding import RefundDesk, RefundOutcome, RefundRetry
 from bot.sessions.runtime import Runtime
 from bot.sessions.settlement import Receipt, full_refund, settle
@@ -122,9 +123,9 @@ class Steps:
         try:
             accepted = await self.control.remote_start(s.charger_id, s.connector_id, s.id_tag)
         except ChargerOffline:
-            accepted = None
+            accepted = None  # not sent at all
         except OcppError as error:
-            if error.code is None:  # no answer: it may have started; the deadline decides
+            if is_retryable(error):  # no answer: it may have started; the deadline decides
                 clog.warning("session %s: RemoteStart unanswered", s.id)
                 return False
             accepted = False

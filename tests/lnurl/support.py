@@ -35,7 +35,8 @@ from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
 from bot.sessions.machine import Event
-from bot.sessions.records import Session, SessionRecords
+from bot.sessions.record import Session
+from bot.sessions.records import SessionRecords
 from bot.sessions.tariff import Quote
 from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.db import Database

@@ -23,7 +23,7 @@ from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.v201.simcharger import SimCharger201
 from bot.sessions.inbox import SessionInbox
 from bot.sessions.machine import State
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.sessions.refunding import RefundDesk, RefundRetry
 from bot.sessions.tariff import make_quote
 from bot.sessions.workers import SessionWorkers

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.sessions.idle import IDLE_POWER_W, IdleMeter, power_idle
 from bot.sessions.machine import State
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.sessions.settlement import Receipt, settle
 from bot.sessions.tariff import Quote
 

@@ -17,7 +17,8 @@ from bot.sessions.machine import (
     State,
     transitions,
 )
-from bot.sessions.records import SessionRecords, TopUpResult
+from bot.sessions.record import TopUpResult
+from bot.sessions.records import SessionRecords
 from bot.sessions.tariff import Quote
 from bot.store.db import Database
 
