@@ -20,7 +20,7 @@ from bot.sessions.edge import Edge, blind_reach, power_limit_w
 from bot.sessions.machine import Event, State
 from bot.sessions.meter import SessionMeter
 from bot.sessions.metering import Reading
-from bot.sessions.records import Session
+from bot.sessions.record import Session
 from bot.sessions.runtime import Runtime
 
 __all__ = ["BudgetEdge"]
