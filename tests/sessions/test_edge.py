@@ -74,7 +74,8 @@ class QuietCharger(SimCharger):
 async def test_late_readings_stop_the_session_before_the_budget_is_reached_blind(
     tmp_path: Path,
 ) -> None:
-    settings = {"sample_interval_s": 1, "late_readings_s": 1, "stop_latency_s": 1}
+    # A stop latency of 10 s: the stop is asked ~60 Wh before the budget (room for a loaded CI).
+    settings = {"sample_interval_s": 1, "late_readings_s": 1, "stop_latency_s": 10}
     async with rig(tmp_path, limit_power_horizon_s=0, **settings) as r:
         charger = r.config.chargers[0]
         sim = QuietCharger(
@@ -89,15 +90,14 @@ async def test_late_readings_stop_the_session_before_the_budget_is_reached_blind
             await r.reaches(session.id, State.CHARGING)
             await wait_until(lambda: _energy_at_least(r, session.id, 30), 20, "the first readings")
             sim.quiet = True
-            stopping = await r.reaches(session.id, State.STOPPING, within=30)
-            meter_at_stop = sim.connectors[1].meter_wh
-            done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=30)
+            done = await r.reaches(session.id, State.REFUNDING, State.CLOSED, within=60)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    assert stopping.stop_reason == Event.BUDGET_REACHED.value
-    assert done.meter_start_wh is not None
-    assert meter_at_stop - done.meter_start_wh < 200  # stopped before the budget, unseen
+    assert done.stop_reason == Event.BUDGET_REACHED.value
+    assert done.meter_start_wh is not None and done.meter_stop_wh is not None
+    # The charger's own register at the stop: the budget was not used up unseen.
+    assert done.meter_stop_wh - done.meter_start_wh < 200
     assert 0 < done.energy_wh <= 200
 
 
