@@ -31,7 +31,7 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 run: $(STAMP)
 	$(VENV)/bin/zapcharge --config relays.toml run

@@ -1,13 +1,16 @@
-"""Run the benchmarks (``make bench``, or ``python -m bench NAME ...`` for some of them).
+"""Run the benchmarks (``make bench``, or ``python -m bench NAME ... [--chargers N]``).
 
 Every module in this package with an ``async def run()`` is a benchmark; each prints its
-own report, with ratios measured side by side in the same run.
+own report, with ratios measured side by side in the same run. ``--chargers N`` sizes the
+benchmarks that take a ``chargers`` argument (the fleet figures).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
@@ -20,16 +23,23 @@ def discover() -> list[str]:
 
 def main(argv: list[str]) -> int:
     names = discover()
-    unknown = [a for a in argv if a not in names]
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(names))
+    parser.add_argument("--chargers", type=int, help="fleet size (bench.fleet: default 1000)")
+    args = parser.parse_args(argv)
+    unknown = [a for a in args.names if a not in names]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}")
         return 2
-    for name in argv or names:
+    for name in args.names or names:
         module = importlib.import_module(f"bench.{name}")
         if not hasattr(module, "run"):
             continue
         print(f"== bench.{name}")
-        asyncio.run(module.run())
+        options = {}
+        if args.chargers and "chargers" in inspect.signature(module.run).parameters:
+            options["chargers"] = args.chargers
+        asyncio.run(module.run(**options))
     return 0
 
 

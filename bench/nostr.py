@@ -33,7 +33,7 @@ from bot.nostr.status import StatusPublisher
 from bot.pricing.point import PricePoint
 from bot.store import Database
 from bot.store.nostr import NostrStateStore
-from bot.store.outbox import OutboxStore
+from bot.store.outbox import NewOutboxEvent, OutboxStore
 
 __all__ = ["run"]
 
@@ -123,14 +123,16 @@ class _TracingOutbox(Outbox):
 
     flaps: _Flaps
 
-    async def enqueue_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[int]:
-        for event_json, _ in items:
-            event = json.loads(event_json)
+    async def enqueue_signed(
+        self, rows: Sequence[NewOutboxEvent], *, background: bool = False
+    ) -> list[int]:
+        for row in rows:
+            event = json.loads(row.event_json)
             if event["kind"] == 33600:
                 tags = {t[0]: t[1] for t in event["tags"]}
                 self.flaps.events[event["id"]] = (tags["d"], int(tags["price"]))
                 self.flaps.published += 1
-        return await super().enqueue_many(items)
+        return await super().enqueue_signed(rows, background=background)
 
 
 def _charger(index: int) -> ChargerConfig:

@@ -63,15 +63,21 @@ def build_services(config: Config, db: Database) -> list[Service]:
     and refund desk they provide. A second charger protocol or Lightning backend fills
     the same ports (bot.ports) and is chosen here."""
     from bot.lightning import build_backend
+    from bot.lnurl.codec import encode_lnurl
     from bot.lnurl.page import SessionPage
+    from bot.lnurl.reservation_page import ReservationPage
     from bot.lnurl.server import HttpServer
     from bot.lnurl.stack import LnurlStack
     from bot.nostr.receipt_feed import RelayReceiptFeed
     from bot.nostr.stack import NostrStack
+    from bot.notify.desk import DriverDesk
+    from bot.notify.service import NotifyService
     from bot.ocpp import CentralSystem
     from bot.receipts.listener import ReceiptListener
+    from bot.reservations.service import ReservationService
     from bot.sessions.inbox import SessionInbox
     from bot.sessions.quotes import pricing_quote
+    from bot.sessions.records import SessionRecords
     from bot.sessions.refunding import refund_rows
     from bot.sessions.workers import SessionWorkers
 
@@ -80,8 +86,12 @@ def build_services(config: Config, db: Database) -> list[Service]:
     quote = pricing_quote(pricing)  # the price of the moment binds the session
     nostr = NostrStack.build(config, db, prices=pricing)
     inbox = SessionInbox(config, db, status=nostr.status)
-    dms = nostr.dm_receiver(inbox)
     central = CentralSystem(config, db, inbox)
+    reservations = ReservationService(
+        config, db, central, messenger=nostr.messenger, backend=backend
+    )
+    notify = NotifyService(config, db, messenger=nostr.messenger, prices=pricing)
+    dms = nostr.dm_receiver(DriverDesk(inbox, notify, reservations))  # every DM command
     lnurl = LnurlStack.build(
         config,
         db,
@@ -91,6 +101,8 @@ def build_services(config: Config, db: Database) -> list[Service]:
         refund_events=inbox,
         quote=quote,
         prices=pricing,  # and is shown in the LNURL metadata
+        holds=reservations,
+        reservation_payments=reservations,
     )
     sessions = SessionWorkers(
         config,
@@ -102,9 +114,12 @@ def build_services(config: Config, db: Database) -> list[Service]:
         backend=backend,
     )
     page = SessionPage(inbox, refund_rows(db), lnurl.refunds)
-    http = HttpServer(config.http.listen, [page, *lnurl.providers])
+    reservation_page = ReservationPage(
+        reservations, SessionRecords(db), config.service.public_url, encode_lnurl
+    )
+    http = HttpServer(config.http.listen, [page, reservation_page, *lnurl.providers])
     services: list[Service] = [pricing, central, http, *nostr.services, dms, sessions]
-    services.append(lnurl.watcher)
+    services += [lnurl.watcher, reservations, notify]
     feed = RelayReceiptFeed(nostr.pool)
     receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)
     if receipts is not None:  # chargers that keep the operator's own zapper

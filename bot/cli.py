@@ -261,6 +261,7 @@ def _check_config(config: Config, *, as_json: bool) -> int:
                 "lon": c.lon,
                 "connectors": [f"{k.id}:{k.type}:{k.max_power_w}W" for k in c.connectors],
                 "price_msat_per_kwh": c.tariff.price_msat_per_kwh,
+                "ocpp_version": c.ocpp_version,  # null: the protocol the charger offers
             }
             for c in config.chargers
         ],

@@ -68,6 +68,16 @@ def test_unknown_key_in_identity(tmp_path: Path) -> None:
     expect_error(config, identity, "tariff.price_per_kwh", "unknown key")
 
 
+def test_an_identity_may_pin_its_ocpp_version(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    identity = tmp_path / "identities" / "cp-001.toml"
+    assert load_config(config, env={}).chargers[0].ocpp_version is None  # as offered
+    edit(identity, "lat = 48.1372", 'lat = 48.1372\nocpp_version = "2.0.1"')
+    assert load_config(config, env={}).chargers[0].ocpp_version == "2.0.1"
+    edit(identity, 'ocpp_version = "2.0.1"', 'ocpp_version = "2.0"')
+    expect_error(config, identity, "ocpp_version", 'use "1.6" or "2.0.1"')
+
+
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [("lat = 48.1372", "lat = 91.0", "lat"), ("lon = 11.5756", "lon = -180.5", "lon")],

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ __all__ = [
     "Config",
     "Connector",
     "DmConfig",
+    "DriversConfig",
     "FiatPrices",
     "HttpConfig",
     "LightningConfig",
@@ -148,6 +150,13 @@ class Tariff:
     idle_fee_msat_per_minute: int = 0  # after the car is full (no energy flows) ...
     idle_grace_minutes: int = 10  # ... after this many minutes of grace
     fiat: FiatPrices | None = None
+    # A connector held for a driver who zapped "reserve": both set, or reservations are off.
+    reservation_minutes: float | None = None
+    reservation_fee_msat: int | None = None
+
+    @property
+    def reservations(self) -> bool:
+        return self.reservation_minutes is not None and self.reservation_fee_msat is not None
 
     @property
     def currency(self) -> str:
@@ -175,6 +184,19 @@ class SessionsConfig:
 
     def refund_max_fee(self, amount_msat: int) -> int:
         return max(self.refund_max_fee_msat, amount_msat * self.refund_max_fee_ppm // 1_000_000)
+
+
+@dataclass(frozen=True)
+class DriversConfig:
+    """``[drivers]``: the "tell me when it is free" notices (``notify``)."""
+
+    notify_max_hours: float = 6.0  # a notice not given by then is given up (and said so)
+    notify_max_per_driver: int = 5  # pending notices one driver may have, over all chargers
+    notify_next_after_s: float = 60.0  # the next in line is told this long after the last
+
+    @property
+    def notify_max_s(self) -> float:
+        return self.notify_max_hours * 3600.0
 
 
 @dataclass(frozen=True)
@@ -210,9 +232,15 @@ class Config:
     dm: DmConfig
     chargers: tuple[ChargerConfig, ...]
     sessions: SessionsConfig = SessionsConfig()
+    drivers: DriversConfig = DriversConfig()
 
     def charger(self, charger_id: str) -> ChargerConfig | None:
-        return next((c for c in self.chargers if c.id == charger_id), None)
+        return self._chargers_by_id.get(charger_id)
+
+    @cached_property
+    def _chargers_by_id(self) -> dict[str, ChargerConfig]:
+        # Looked up per OCPP message and per session step: a scan of 10,000 is too slow.
+        return {c.id: c for c in self.chargers}
 
     @property
     def read_relays(self) -> tuple[str, ...]:
@@ -246,9 +274,10 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     dm = DmConfig(nip04_fallback=dm_table.flag("nip04_fallback", False))
     dm_table.done()
     sessions = _sessions(root.table("sessions"))
+    drivers = _drivers(root.table("drivers"))
     root.done()
     chargers = _load_identities(service.identities_dir, env.get(PASSPHRASE_ENV))
-    return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions)
+    return Config(path, relays, service, ocpp, http, lightning, dm, chargers, sessions, drivers)
 
 
 def _relay(table: KeyReader) -> RelayConfig:
@@ -331,6 +360,24 @@ def _sessions(table: KeyReader) -> SessionsConfig:
     }
     table.done()
     return SessionsConfig(**values)
+
+
+def _drivers(table: KeyReader) -> DriversConfig:
+    default = DriversConfig()
+    hours = table.decimal("notify_max_hours", None, minimum=Decimal(0))
+    if hours is not None and hours <= 0:
+        raise table.fail("notify_max_hours", f"must be above 0, got {hours}")
+    drivers = DriversConfig(
+        notify_max_hours=default.notify_max_hours if hours is None else float(hours),
+        notify_max_per_driver=table.integer(
+            "notify_max_per_driver", default.notify_max_per_driver, minimum=1
+        ),
+        notify_next_after_s=table.seconds(
+            "notify_next_after_s", default.notify_next_after_s, minimum=1
+        ),
+    )
+    table.done()
+    return drivers
 
 
 def _load_identities(directory: Path, passphrase: str | None) -> tuple[ChargerConfig, ...]:
@@ -464,6 +511,7 @@ def _tariff(table: KeyReader) -> Tariff:
             table.integer("per_minute_msat", 0),
             table.integer("idle_fee_msat_per_minute", 0),
         )
+    reservation = _reservation_terms(table)
     tariff = Tariff(
         kind="static",
         price_msat_per_kwh=prices[0],
@@ -474,6 +522,8 @@ def _tariff(table: KeyReader) -> Tariff:
         idle_fee_msat_per_minute=prices[3],
         idle_grace_minutes=table.integer("idle_grace_minutes", 10),
         fiat=fiat,
+        reservation_minutes=reservation[0],
+        reservation_fee_msat=reservation[1],
     )
     if tariff.max_sendable_msat < tariff.min_sendable_msat:
         raise table.fail("max_sendable_msat", "must not be below min_sendable_msat")
@@ -481,6 +531,19 @@ def _tariff(table: KeyReader) -> Tariff:
         raise table.fail("min_sendable_msat", "must be above session_fee_msat")
     table.done()
     return tariff
+
+
+def _reservation_terms(table: KeyReader) -> tuple[float | None, int | None]:
+    """``reservation_minutes`` (fractions allowed) and ``reservation_fee_msat`` (always msat,
+    whatever the currency: it is the exact amount a driver zaps); both or neither."""
+    minutes = table.decimal("reservation_minutes", None, minimum=Decimal(0))
+    fee = table.integer("reservation_fee_msat", None, minimum=1000)
+    if minutes is not None and not 0 < minutes <= 24 * 60:
+        raise table.fail("reservation_minutes", f"must be within 0..1440 (above 0), got {minutes}")
+    if (minutes is None) != (fee is None):
+        missing = "reservation_fee_msat" if fee is None else "reservation_minutes"
+        raise table.fail(missing, "missing: set reservation_minutes and reservation_fee_msat")
+    return (None if minutes is None else float(minutes)), fee
 
 
 def _fiat_prices(table: KeyReader, currency: str) -> FiatPrices:

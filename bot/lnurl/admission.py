@@ -11,10 +11,15 @@ invoice for a charger that cannot start: money refused up front needs no refund.
   ones must not lock a charger), and its OCPP status is Available or Preparing.
   Preparing is admitted on purpose: it is what a connector reports when a driver plugs in
   first and pays second, the usual order at a real charger.
+- A connector held by a paid reservation (``bot.reservations``) takes only its driver's
+  payment: the zap request's author, or a wallet-only driver showing the reservation's
+  token. That payment goes to the reserved connector first, whatever its OCPP status says
+  (Reserved, or Preparing once the car is plugged in); everyone else is refused there.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +33,7 @@ __all__ = [
     "Admission",
     "ConnectorView",
     "HeldBy",
+    "ReservedFor",
     "admit",
 ]
 
@@ -48,12 +54,27 @@ class HeldBy:
 
 
 @dataclass(frozen=True)
+class ReservedFor:
+    """The paid reservation that holds a connector for one driver."""
+
+    reservation_id: int
+    payer_pubkey: str | None
+    token: str = field(repr=False)
+
+    def is_for(self, payer_pubkey: str | None, token: str | None) -> bool:
+        if token is not None and secrets.compare_digest(token, self.token):
+            return True
+        return payer_pubkey is not None and payer_pubkey == self.payer_pubkey
+
+
+@dataclass(frozen=True)
 class ConnectorView:
     """One configured connector as the store sees it now."""
 
     id: int
     status: str | None  # OCPP StatusNotification status; None: never reported
     held_by: HeldBy | None = None
+    reserved_for: ReservedFor | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,7 @@ class Admission:
 
     connector_id: int
     topup: HeldBy | None = None
+    reservation: ReservedFor | None = None  # the payer's own reservation of that connector
 
 
 def admit(
@@ -70,6 +92,7 @@ def admit(
     connectors: Sequence[ConnectorView],
     wanted: int | None,
     payer_pubkey: str | None,
+    reservation_token: str | None = None,
 ) -> Admission:
     """Decide, or raise LnurlError with the reason the wallet shows."""
     candidates = [c for c in connectors if wanted is None or c.id == wanted]
@@ -84,6 +107,12 @@ def admit(
                 return Admission(connector.id, topup=held)
     if not online:
         raise LnurlError("the charger is offline; try again when it is back")
+    for connector in candidates:
+        reserved = connector.reserved_for
+        if reserved is not None and reserved.is_for(payer_pubkey, reservation_token):
+            if connector.held_by is not None:
+                raise LnurlError(f"connector {connector.id} is in use by another session")
+            return Admission(connector.id, reservation=reserved)
     refusals = []
     for connector in candidates:
         refusal = _refusal(connector)
@@ -98,6 +127,8 @@ def admit(
 def _refusal(connector: ConnectorView) -> str | None:
     if connector.held_by is not None:
         return f"connector {connector.id} is in use by another session"
+    if connector.reserved_for is not None:
+        return f"connector {connector.id} is reserved for another driver"
     if connector.status is None:
         return f"connector {connector.id} has not reported its status yet"
     if connector.status not in STARTABLE_STATUSES:

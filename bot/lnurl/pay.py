@@ -43,7 +43,8 @@ class PayEndpoints:
         name = request.match_info["name"]
 
         async def answer() -> object:
-            return (await self.checkout.offer(name)).as_json()
+            params = query_values(request.query.items())
+            return (await self.checkout.offer(name, params)).as_json()
 
         return await lud_answer(answer, "pay request")
 

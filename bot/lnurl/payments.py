@@ -29,7 +29,7 @@ from bot.errors import ZapInvalid
 from bot.lnurl.checkout import INVOICE_LABEL_PREFIX
 from bot.lnurl.hosts import usable_relays
 from bot.nostr.zaps import build_zap_receipt, load_zap_request
-from bot.ports import SessionPayments
+from bot.ports import ReservationPayments, SessionPayments
 from bot.ports.lightning import Invoice
 from bot.sessions.records import SessionRecords
 from bot.store.db import Database
@@ -57,8 +57,10 @@ class ZapPayments:
         *,
         allow_loopback: bool = False,
         clock: Callable[[], float] = time.time,
+        reservations: ReservationPayments | None = None,
     ) -> None:
         self.chargers, self.outbox, self.sessions = chargers, outbox, sessions
+        self.reservations = reservations  # fee invoices belong to a reservation, not a session
         self.allow_loopback, self.clock = allow_loopback, clock
         self.invoices = LightningStore(db)
         self.session_store = SessionRecords(db, clock=clock)
@@ -76,11 +78,24 @@ class ZapPayments:
             return
         session = await self.session_store.get(stored.session_id) if stored.session_id else None
         if session is None:
-            await self._unclaimed(invoice, amount, "no session for this invoice")
+            await self._reservation_paid(stored, invoice, amount, paid_at)
             return
         if stored.zap_request is not None:
             await self._send_receipt(stored, session.charger_id, invoice, paid_at)
         await self.sessions.session_paid(invoice.payment_hash, amount, paid_at)
+
+    async def _reservation_paid(
+        self, stored: StoredInvoice, invoice: Invoice, amount: int, paid_at: int
+    ) -> None:
+        charger_id = None
+        if self.reservations is not None and stored.session_id is None:
+            charger_id = await self.reservations.charger_of(invoice.payment_hash)
+        if self.reservations is None or charger_id is None:
+            await self._unclaimed(invoice, amount, "no session for this invoice")
+            return
+        if stored.zap_request is not None:
+            await self._send_receipt(stored, charger_id, invoice, paid_at)
+        await self.reservations.reservation_paid(invoice.payment_hash, amount, paid_at)
 
     async def _send_receipt(
         self, stored: StoredInvoice, charger_id: str, invoice: Invoice, paid_at: int

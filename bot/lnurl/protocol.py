@@ -65,6 +65,10 @@ class Urls:
         """The session page (issue 7's): its unguessable token is the only secret in it."""
         return f"{self.public_url}/s/{token}"
 
+    def reservation_page(self, token: str) -> str:
+        """A reservation's page: its state, a cancel button, the charge link, the refund."""
+        return f"{self.public_url}/r/{token}"
+
     def withdraw(self, k1: str) -> str:
         return f"{self.public_url}/lnurlw/{k1}"
 

@@ -20,7 +20,7 @@ from bot.lnurl.refunds import Refunds
 from bot.lnurl.server import RouteProvider
 from bot.lnurl.watcher import PaymentWatcher
 from bot.lnurl.withdraw_http import WithdrawEndpoints
-from bot.ports import RefundEvents, SessionPayments
+from bot.ports import RefundEvents, ReservationHolds, ReservationPayments, SessionPayments
 from bot.ports.bolt11 import NETWORK_CURRENCY
 from bot.ports.lightning import LightningBackend
 from bot.pricing.point import PriceAt
@@ -54,9 +54,11 @@ class LnurlStack:
         quote: Quoter = static_quote,
         prices: PriceAt | None = None,
         clock: Callable[[], float] = time.time,
+        holds: ReservationHolds | None = None,
+        reservation_payments: ReservationPayments | None = None,
     ) -> LnurlStack:
         site = PaySite.from_config(config)
-        checkout = Checkout(site, db, backend, quote=quote, prices=prices, clock=clock)
+        checkout = Checkout(site, db, backend, quote=quote, prices=prices, clock=clock, holds=holds)
         refunds = Refunds(
             db,
             backend,
@@ -68,7 +70,13 @@ class LnurlStack:
             clock=clock,
         )
         payments = ZapPayments(
-            site.chargers, db, outbox, sessions, allow_loopback=site.allow_loopback, clock=clock
+            site.chargers,
+            db,
+            outbox,
+            sessions,
+            allow_loopback=site.allow_loopback,
+            clock=clock,
+            reservations=reservation_payments,
         )
         watcher = PaymentWatcher(backend, db, payments, clock=clock)
         return cls(checkout, refunds, payments, watcher)

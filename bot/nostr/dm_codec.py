@@ -41,7 +41,8 @@ KIND_NIP04 = 4
 KIND_SEAL = 13
 KIND_CHAT = 14
 KIND_GIFT_WRAP = 1059
-COMMANDS = ("status", "stop", "help")
+COMMANDS = ("status", "stop", "help", "notify", "notify off", "cancel")
+_OFF_WORDS = ("off", "stop", "cancel", "no")
 
 
 class DmRejected(NostrError):
@@ -133,9 +134,12 @@ def open_nip04(receiver: ChargerKeys, event: Any) -> IncomingDm:
 
 
 def parse_command(text: str) -> str:
-    """``status``, ``stop`` or ``help``: the first word, in any case and punctuation."""
-    words = text.strip().lower().split()
-    word = words[0].strip("/!?.,:;") if words else ""
+    """One of :data:`COMMANDS`: the first word, in any case and punctuation; ``notify``
+    followed by ``off`` (or ``stop``, ``cancel``, ``no``) is ``notify off``."""
+    words = [w.strip("/!?.,:;") for w in text.strip().lower().split()]
+    word = words[0] if words else ""
+    if word == "notify" and len(words) > 1 and words[1] in _OFF_WORDS:
+        return "notify off"
     return word if word in COMMANDS else "help"
 
 

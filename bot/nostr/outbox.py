@@ -16,6 +16,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from bot.nostr.events import address_of
 from bot.nostr.pool import RelayAnswer, RelayPool, normalize_relay_url
 from bot.store.outbox import Attempt, NewOutboxEvent, OutboxRow, OutboxStore, RelayResult
 
-__all__ = ["Delivery", "Outbox", "is_final_rejection", "parse_outgoing"]
+__all__ = ["Delivery", "Outbox", "is_final_rejection", "own_event", "parse_outgoing"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,22 @@ def parse_outgoing(event_json: str, relays: Sequence[str]) -> tuple[Any, NewOutb
     return event, row
 
 
+def own_event(
+    event_id: str, event_json: str, kind: int, pubkey: str, tags: Sequence[Sequence[str]]
+) -> NewOutboxEvent:
+    """The outbox row of an event we signed ourselves, described from what we signed."""
+    expiration = next((t[1] for t in tags if len(t) >= 2 and t[0] == "expiration"), None)
+    return NewOutboxEvent(
+        event_id=event_id,
+        kind=kind,
+        pubkey=pubkey,
+        event_json=event_json,
+        relays=(),
+        address=address_of(kind, pubkey, tags),
+        expires_at=float(expiration) if expiration and expiration.isdigit() else None,
+    )
+
+
 def _clean_relays(relays: Sequence[str]) -> tuple[str, ...]:
     clean: list[str] = []
     for url in relays:
@@ -119,7 +136,10 @@ class Outbox:
         self._wake = asyncio.Event()
         self._retry_all = True  # after a restart every pending row gets a fresh attempt
         self._in_flight: set[int] = set()
-        self._fresh: list[OutboxRow] = []  # just stored, not yet handed to a send task
+        # Just stored, not yet handed to a send task: urgent ones (status, receipts, DMs)
+        # first, then the background ones (profiles, relay lists, locations).
+        self._fresh: deque[OutboxRow] = deque()
+        self._fresh_background: deque[OutboxRow] = deque()
         self._db_due_at = -math.inf  # when a row in the table (not in memory) is due next
         self._finished: list[Attempt] = []
         self._finished_since = 0.0
@@ -137,7 +157,21 @@ class Outbox:
 
     async def enqueue_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[int]:
         """Like :meth:`enqueue` for several events, stored in one transaction."""
-        rows = [parse_outgoing(event_json, relays)[1] for event_json, relays in items]
+        return await self.enqueue_signed(
+            [parse_outgoing(event_json, relays)[1] for event_json, relays in items]
+        )
+
+    async def enqueue_signed(
+        self, rows: Sequence[NewOutboxEvent], *, background: bool = False
+    ) -> list[int]:
+        """Store events this process has just signed (see :func:`own_event`).
+
+        They are not parsed and verified again: a verify costs as much as the signature
+        (notes.md), and the status of 10,000 chargers is 20,000 events. ``background``
+        rows are sent after every urgent one: the first start of 10,000 chargers queues
+        40,000 profile, relay list and location events, and their status must not wait.
+        """
+        queue = self._fresh_background if background else self._fresh
         now = self._clock()
         stored = await self._store.add(rows, now, self._lease_s)
         # Hand the new rows to the sender directly: they are stored already leased, so
@@ -145,9 +179,13 @@ class Outbox:
         newest: dict[str | None, int] = {row.address: i for i, row in enumerate(rows)}
         for i, ((outbox_id, new), row) in enumerate(zip(stored, rows, strict=True)):
             if new and (row.address is None or newest[row.address] == i):
-                self._fresh.append(_fresh_row(outbox_id, row, now))
+                queue.append(_fresh_row(outbox_id, row, now))
         self._wake.set()
         return [outbox_id for outbox_id, _ in stored]
+
+    async def pending_addresses(self, kinds: Sequence[int]) -> set[str]:
+        """Replaceable addresses of these kinds with an event still waiting to go out."""
+        return await self._store.pending_addresses(kinds)
 
     async def wait_delivered(self, outbox_id: int) -> None:
         """Return once the row is stored as delivered (wrap in a timeout)."""
@@ -198,7 +236,10 @@ class Outbox:
 
     def _take_fresh(self) -> list[OutboxRow]:
         free = max(0, self._concurrency - len(self._in_flight))
-        rows, self._fresh = self._fresh[:free], self._fresh[free:]
+        rows: list[OutboxRow] = []
+        for queue in (self._fresh, self._fresh_background):
+            while queue and len(rows) < free:
+                rows.append(queue.popleft())
         return rows
 
     def _dispatch(self, group: asyncio.TaskGroup, rows: Sequence[OutboxRow]) -> None:
@@ -232,7 +273,8 @@ class Outbox:
         return len(self._finished) >= self._concurrency or waited >= self._flush_interval_s
 
     async def _sleep(self) -> None:
-        if (self._fresh and len(self._in_flight) < self._concurrency) or self._flush_due():
+        fresh = self._fresh or self._fresh_background
+        if (fresh and len(self._in_flight) < self._concurrency) or self._flush_due():
             return
         timeout = min(30.0, max(0.0, self._db_due_at - self._clock()))
         if timeout == 0.0 and len(self._in_flight) < self._concurrency:
@@ -289,12 +331,14 @@ class Outbox:
             self._delivered(row)
             return Attempt(row.id, "delivered", results, now, now)
         error = "; ".join(f"{r.relay_url}: {r.message}" for r in results)[:500]
+        # A relay that dropped is logged once by the pool, not once per waiting event.
+        waiting = all(a.message == "relay not connected" for a in answers.values())
         if answers and all(is_final_rejection(a) for a in answers.values()):
             log.warning(
                 "outbox row %d (kind %d) refused by every relay: %s", row.id, row.kind, error
             )
             return Attempt(row.id, "failed", results, now, now, error)
-        return self._retry(row, results, error)
+        return self._retry(row, results, error, level=logging.DEBUG if waiting else logging.INFO)
 
     def _retry(
         self,

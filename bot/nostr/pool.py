@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -38,6 +39,10 @@ _CONNECTED = nostr_sdk.RelayStatus.CONNECTED
 class RelayAnswer:
     ok: bool
     message: str
+
+
+def _now() -> float:
+    return time.time()
 
 
 def normalize_relay_url(url: str) -> str:
@@ -103,6 +108,11 @@ class RelayPool:
         self._subs: dict[str, Subscription] = {}
         self._sub_ids = itertools.count(1)
         self._listeners: list[Callable[[str], None]] = []
+        # Per-send work that is the same every time, done once: every send of 20,000 status
+        # events would otherwise parse the same relay URLs again (a crossing into Rust each).
+        self._normal: dict[str, str] = {}
+        self._notices: dict[str, str] = {}  # url -> the relay's last NOTICE or CLOSED
+        self._targets: dict[tuple[str, ...], Any] = {}
 
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> RelayPool:
@@ -215,22 +225,55 @@ class RelayPool:
                     sub = self._subs.get(message.subscription_id)
                     if sub is not None:
                         sub.eose.set()
+                elif message.is_notice() or message.is_closed():
+                    self._noted(str(item.relay_url), message)
+
+    def _noted(self, url: str, message: Any) -> None:
+        """A relay's NOTICE or CLOSED: the only reasons a relay gives; kept for a drop's log."""
+        text = str(message.message)[:200]
+        if self._notices.get(url) != text:
+            log.warning("relay %s says: %s", url, text)
+        self._notices[url] = text
 
     async def _watch_connections(self) -> None:
         # The count of successful connections, not the status: a relay that restarts
         # between two polls is CONNECTED both times, but its count went up.
         successes: dict[str, int] = {}
+        down_since: dict[str, float] = {}  # url -> when we saw it drop
         while True:
             for url, relay in list(self._relays.items()):
-                count = relay.stats().success()
+                stats = relay.stats()
+                count = stats.success()
                 if count > successes.get(url, 0):
-                    log.info("relay %s connected", url)
+                    dropped = down_since.pop(url, None)
+                    if dropped is None:
+                        log.info("relay %s connected", url)
+                    else:
+                        log.warning("relay %s connected again after %.1f s", url, _now() - dropped)
                     if url in successes:
                         await self._resubscribe(url, relay)
                     for listener in self._listeners:
                         listener(url)
                 successes[url] = count
+                if url not in down_since and count and relay.status() != _CONNECTED:
+                    down_since[url] = _now()
+                    self._log_drop(url, relay, stats)
             await asyncio.sleep(self._poll_interval_s)
+
+    def _log_drop(self, url: str, relay: Any, stats: Any) -> None:
+        """Say why a relay connection ended, as far as the SDK tells (it keeps no reason)."""
+        up_s = _now() - stats.connected_at().as_secs() if stats.connected_at() else 0.0
+        log.warning(
+            "relay %s dropped: status %s after %.0f s connected (%d of %d connection attempts"
+            " succeeded, last notice: %s); reconnecting every %g s, events wait in the outbox",
+            url,
+            relay.status().name,
+            up_s,
+            stats.success(),
+            stats.attempts(),
+            self._notices.get(url, "none"),
+            self._retry_interval.total_seconds(),
+        )
 
     async def _resubscribe(self, url: str, relay: Any) -> None:
         """Send our REQs again after a reconnect.
@@ -291,32 +334,48 @@ class RelayPool:
         holding the send until the OK timeout.
         """
         await self.start()
-        urls = list(dict.fromkeys(normalize_relay_url(u) for u in relays))
+        urls = list(dict.fromkeys(self._normalized(u) for u in relays))
         new = [u for u in urls if await self._ensure_writable(u)]
         if new:
             await self._wait_connected(new)
         answers: dict[str, RelayAnswer] = {}
-        targets = []
+        connected: list[str] = []
         for url in urls:
             relay = self._relays.get(url)
             if relay is not None and relay.status() == _CONNECTED:
-                targets.append(nostr_sdk.RelayUrl.parse(url))
+                connected.append(url)
             else:
                 answers[url] = RelayAnswer(False, "relay not connected")
-        if not targets:
+        if not connected:
             return answers
         try:
-            target = nostr_sdk.SendEventTarget.to(targets)
+            target = self._target(tuple(connected))
             output = await self._client.send_event(event, target, None, self._ok_timeout)
         except Exception as exc:  # NostrSdkError: the whole send failed locally
-            for url in targets:
-                answers[str(url)] = RelayAnswer(False, f"error: {exc}")
+            for url in connected:
+                answers[url] = RelayAnswer(False, f"error: {exc}")
             return answers
         for url in output.success:
             answers[str(url)] = RelayAnswer(True, "")
         for url, message in output.failed.items():
             answers[str(url)] = RelayAnswer(False, str(message))
         return answers
+
+    def _normalized(self, url: str) -> str:
+        normal = self._normal.get(url)
+        if normal is None:
+            normal = normalize_relay_url(url)
+            if len(self._normal) < 10_000:  # strangers' relays must not grow it without end
+                self._normal[url] = normal
+        return normal
+
+    def _target(self, urls: tuple[str, ...]) -> Any:
+        target = self._targets.get(urls)
+        if target is None:
+            target = nostr_sdk.SendEventTarget.to([nostr_sdk.RelayUrl.parse(u) for u in urls])
+            if len(self._targets) < 1_000:
+                self._targets[urls] = target
+        return target
 
     async def fetch(self, filters: Sequence[Any], timeout_s: float = 3.0) -> list[Any]:
         """Stored events matching ``filters`` from the read relays, until EOSE or timeout."""
@@ -329,6 +388,34 @@ class RelayPool:
         except Exception as exc:  # NostrSdkError: no relay could be asked
             log.warning("fetch failed: %s", exc)
             return []
+
+    async def held_by(
+        self, url: str, kinds: Sequence[int], authors: Sequence[str], timeout_s: float = 10.0
+    ) -> set[tuple[int, str]] | None:
+        """The (kind, author) pairs of replaceable events one relay holds; None if it could
+        not be asked. ``authors`` are asked 100 at a time: relays cap a query's answer
+        (LocalRelay at 500 events)."""
+        await self.start()
+        held: set[tuple[int, str]] = set()
+        relay = self._relays.get(self._normalized(url))
+        if relay is None:
+            return None
+        for first in range(0, len(authors), 100):
+            chunk = [nostr_sdk.PublicKey.parse(a) for a in authors[first : first + 100]]
+            query = (
+                nostr_sdk.Filter()
+                .kinds([nostr_sdk.Kind(k) for k in kinds])
+                .authors(chunk)
+                .limit(len(chunk) * len(kinds))
+            )
+            try:
+                events = await relay.fetch_events(query, timedelta(seconds=timeout_s))
+            except Exception as exc:  # NostrSdkError: the relay is not there
+                log.info("could not ask %s what it holds: %s", url, exc)
+                return None
+            held.update((e.kind().as_u16(), e.author().to_hex()) for e in events)
+            await asyncio.sleep(0)  # 10,000 chargers are 100 queries: let OCPP in between
+        return held
 
     async def subscribe(
         self, filters: Sequence[Any], *, eose_timeout_s: float = 5.0, maxsize: int = 10_000

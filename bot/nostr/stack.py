@@ -84,5 +84,5 @@ class NostrStack:
             min_interval_s=status_interval_s,
             ttl_s=status_ttl_s,
         )
-        presence = PresencePublisher(config, outbox, book, clock=clock)
+        presence = PresencePublisher(config, outbox, book, clock=clock, holdings=pool)
         return cls(pool, outbox, messenger, status, presence, state, config.chargers, clock)

@@ -20,16 +20,19 @@ __all__ = [
     "ConfigurationKey",
     "ConfigurationStatus",
     "RemoteStatus",
+    "ReservationStatus",
     "ResetStatus",
     "TriggerStatus",
     "TriggerableMessage",
     "UnlockStatus",
+    "cancel_reservation",
     "change_availability",
     "change_configuration",
     "get_configuration",
     "power_limit_profile",
     "remote_start",
     "remote_stop",
+    "reserve_now",
     "reset",
     "set_charging_profile",
     "trigger_message",
@@ -45,6 +48,7 @@ UnlockStatus = Literal["Unlocked", "UnlockFailed", "NotSupported"]
 ResetStatus = Literal["Accepted", "Rejected"]
 AvailabilityStatus = Literal["Accepted", "Rejected", "Scheduled"]
 ChargingProfileStatus = Literal["Accepted", "Rejected", "NotSupported"]
+ReservationStatus = Literal["Accepted", "Faulted", "Occupied", "Rejected", "Unavailable"]
 TriggerableMessage = Literal[
     "BootNotification",
     "DiagnosticsStatusNotification",
@@ -165,3 +169,21 @@ def power_limit_profile(
     if transaction_id is not None:
         profile["transactionId"] = transaction_id
     return profile
+
+
+def reserve_now(
+    connector_id: int, expiry_date: str, id_tag: str, reservation_id: int
+) -> Command[ReservationStatus]:
+    """Hold a connector for ``id_tag`` until ``expiry_date`` (ISO 8601). The same
+    ``reservation_id`` again replaces that reservation (OCPP 1.6 section 5.13)."""
+    payload = {
+        "connectorId": connector_id,
+        "expiryDate": expiry_date,
+        "idTag": id_tag,
+        "reservationId": reservation_id,
+    }
+    return Command("ReserveNow", payload, _status)
+
+
+def cancel_reservation(reservation_id: int) -> Command[RemoteStatus]:
+    return Command("CancelReservation", {"reservationId": reservation_id}, _status)

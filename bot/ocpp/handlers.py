@@ -193,7 +193,7 @@ class Handlers:
         self, charger_id: str, payload: dict[str, Any], raw: str
     ) -> dict[str, Any]:
         now = self._context.clock()
-        await self._context.chargers.seen(charger_id, now)
+        self._context.chargers.seen(charger_id, now)  # written in batches: not billing data
         return {"currentTime": iso_time(now)}
 
     async def _authorize(

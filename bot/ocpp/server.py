@@ -37,8 +37,9 @@ from bot.ocpp.auth import Admitted, RedactingLog, Refused, admit
 from bot.ocpp.billing import Billing
 from bot.ocpp.connection import OCPP16, ChargerConnection
 from bot.ocpp.frames import FrameError, MessageType, schema_error
-from bot.ocpp.handlers import Context, Handlers
+from bot.ocpp.handlers import Context, Handlers, iso_time
 from bot.ocpp.v201 import frames as frames201
+from bot.ocpp.v201 import reservations as reservations201
 from bot.ocpp.v201.billing import Billing as Billing201
 from bot.ocpp.v201.commands import TriggerableMessage as Triggerable201
 from bot.ocpp.v201.commands import profile_from_16
@@ -75,6 +76,7 @@ _TRIGGERABLE_201: dict[str, Triggerable201] = {
 MAX_FRAME_CHARS = 64 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024
 _POWER_LIMIT_PROFILE_ID = 1302  # our one TxProfile per transaction (bot.sessions.edge)
+SEEN_FLUSH_S = 60.0  # Heartbeat times are not billing data: one write a minute for all
 
 
 class CentralSystem:
@@ -105,7 +107,7 @@ class CentralSystem:
             config, self.chargers, self.transactions, self.meter_log, events, clock
         )
         self._handlers = Handlers(self._context, Billing(self._context).handlers())
-        store201 = Ocpp201Store(db)
+        store201 = Ocpp201Store(db, self.meter_log)
         context201 = Context201(self._context, store201)
         self._handlers201 = Handlers201(context201, Billing201(context201).handlers())
         self.v201 = Control201(self.send, store201, clock)
@@ -145,9 +147,24 @@ class CentralSystem:
             )
             self._listening.set()
             try:
-                await server.serve_forever()
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._flush_seen(), name="ocpp-last-seen")
+                    await server.serve_forever()
             finally:
                 self._listening.clear()
+                await self._flush_seen_once()
+
+    async def _flush_seen(self) -> None:
+        """Heartbeat times reach the database once a minute, all in one transaction."""
+        while True:
+            await asyncio.sleep(SEEN_FLUSH_S)
+            await self._flush_seen_once()
+
+    async def _flush_seen_once(self) -> None:
+        try:
+            await self.chargers.flush_seen()
+        except Exception:  # kept in memory for the next flush; never stops the server
+            log.exception("writing last_seen times failed")
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
@@ -413,6 +430,25 @@ class CentralSystem:
             converted = profile_from_16(profile, charger_tx)
             return await self.v201.set_charging_profile(charger_id, connector_id, converted)
         return await self.send(charger_id, commands.set_charging_profile(connector_id, profile))
+
+    async def reserve_now(
+        self, charger_id: str, connector_id: int, *, until: float, id_tag: str, reservation_id: int
+    ) -> str:
+        """Connector ids on the seam are 2.0.1 EVSE ids, as for remote_start."""
+        if self._speaks_201(charger_id):
+            command201 = reservations201.reserve_now(
+                connector_id, iso_time(until), id_tag, reservation_id
+            )
+            return str(await self.send(charger_id, command201))
+        command = commands.reserve_now(connector_id, iso_time(until), id_tag, reservation_id)
+        return await self.send(charger_id, command)
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> bool:
+        if self._speaks_201(charger_id):
+            command = reservations201.cancel_reservation(reservation_id)
+        else:
+            command = commands.cancel_reservation(reservation_id)
+        return str(await self.send(charger_id, command)) == "Accepted"
 
 
 def _peer(connection: ServerConnection) -> str:

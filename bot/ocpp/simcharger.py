@@ -4,7 +4,9 @@ It follows the real message sequence: BootNotification, StatusNotification per c
 RemoteStartTransaction -> StartTransaction -> MeterValues every ``MeterValueSampleInterval``
 (energy, power, state of charge) -> RemoteStopTransaction -> StopTransaction. It honours
 ChangeConfiguration, GetConfiguration, TriggerMessage, UnlockConnector, Reset,
-ChangeAvailability and SetChargingProfile (a power limit in W or A).
+ChangeAvailability, SetChargingProfile (a power limit in W or A), ReserveNow and
+CancelReservation (a Reserved connector starts only for its idTag; it frees itself at the
+expiry date, on its own simulated clock).
 
 Use it in-process (tests, the demo): ``SimCharger(settings)``, ``await sim.run()`` in a task
 you own, then drive it with :meth:`plug_in`, :meth:`unplug`, :meth:`fault`,
@@ -106,6 +108,7 @@ class SimCharger:
         self._offline_until = 0.0
         self._due: dict[int, float] = {}
         self._unplug_at: dict[int, float] = {}
+        self._reserved_until: dict[int, float] = {}  # monotonic deadlines of reservations
 
     # -- hooks for tests and the demo -----------------------------------------------------
 
@@ -172,7 +175,22 @@ class SimCharger:
             )
         )
 
+    def reserve(self, c: SimConnector, reservation_id: int, id_tag: str, until: float) -> None:
+        c.reservation = (reservation_id, id_tag)
+        self._reserved_until[c.id] = time.monotonic() + self.clock.real_seconds(
+            max(0.0, until - self.clock.now())
+        )
+        self._status(c, c.idle_status())
+
+    def end_reservation(self, c: SimConnector) -> None:
+        c.reservation = None
+        self._reserved_until.pop(c.id, None)
+        if not c.busy:
+            self._status(c, c.idle_status())
+
     def start_transaction(self, c: SimConnector, id_tag: str) -> None:
+        c.reservation = None  # a transaction for the reserved idTag ends the reservation
+        self._reserved_until.pop(c.id, None)
         self._advance(c.id)
         c.plugged, c.starting, c.id_tag, c.stop_when_started = True, True, id_tag, None
         self._status(c, "Preparing")
@@ -338,7 +356,14 @@ class SimCharger:
             heartbeat_due = self._tick(heartbeat_due)
             if self._outbox:
                 continue
-            wake_at = min([heartbeat_due, *self._due.values(), *self._unplug_at.values()])
+            wake_at = min(
+                [
+                    heartbeat_due,
+                    *self._due.values(),
+                    *self._unplug_at.values(),
+                    *self._reserved_until.values(),
+                ]
+            )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, wake_at - time.monotonic())):
@@ -354,6 +379,9 @@ class SimCharger:
         for connector_id, due in list(self._unplug_at.items()):
             if now >= due:
                 self.unplug(connector_id)
+        for connector_id, due in list(self._reserved_until.items()):
+            if now >= due:
+                self.end_reservation(self.connectors[connector_id])
         if now >= heartbeat_due:
             heartbeat_due = now + self.heartbeat_interval_s
             self.send_heartbeat()

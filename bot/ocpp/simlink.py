@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ocpp.routing import on
@@ -63,11 +64,7 @@ class SimLink(ChargePoint):  # type: ignore[misc]
     @_on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, connector_id: int | None = None, **kw: Any) -> Any:
         self._got("RemoteStartTransaction", id_tag=id_tag, connector_id=connector_id, **kw)
-        free = [
-            c
-            for c in self.sim.connectors.values()
-            if not c.busy and c.operative and c.error_code == "NoError"
-        ]
+        free = [c for c in self.sim.connectors.values() if c.free_for(id_tag)]
         chosen = next((c for c in free if connector_id in (None, c.id)), None)
         if chosen is None:
             return call_result.RemoteStartTransaction(status="Rejected")
@@ -187,3 +184,37 @@ class SimLink(ChargePoint):  # type: ignore[misc]
             if connector_id in (0, c.id):
                 c.limit_w = limit
         return call_result.SetChargingProfile(status="Accepted")
+
+    @_on(Action.reserve_now)
+    def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **kw: Any
+    ) -> Any:
+        self._got(
+            "ReserveNow",
+            connector_id=connector_id,
+            expiry_date=expiry_date,
+            id_tag=id_tag,
+            reservation_id=reservation_id,
+        )
+        c = self.sim.connectors.get(connector_id)
+        if c is None:
+            return call_result.ReserveNow(status="Rejected")
+        if c.error_code != "NoError":
+            return call_result.ReserveNow(status="Faulted")
+        if not c.operative:
+            return call_result.ReserveNow(status="Unavailable")
+        held = c.reservation is not None and c.reservation[0] != reservation_id
+        if c.busy or held or (c.plugged and c.reservation is None):
+            return call_result.ReserveNow(status="Occupied")
+        until = datetime.fromisoformat(expiry_date.replace("Z", "+00:00")).timestamp()
+        self.sim.reserve(c, reservation_id, id_tag, until)
+        return call_result.ReserveNow(status="Accepted")
+
+    @_on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **kw: Any) -> Any:
+        self._got("CancelReservation", reservation_id=reservation_id)
+        for c in self.sim.connectors.values():
+            if c.reservation is not None and c.reservation[0] == reservation_id:
+                self.sim.end_reservation(c)
+                return call_result.CancelReservation(status="Accepted")
+        return call_result.CancelReservation(status="Rejected")

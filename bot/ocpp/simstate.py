@@ -56,6 +56,7 @@ class SimConnector:
     starting: bool = False  # StartTransaction sent, no answer yet
     stop_when_started: str | None = None  # the stop reason, if it ended before the answer
     limit_w: float | None = None
+    reservation: tuple[int, str] | None = None  # (reservationId, idTag) held by ReserveNow
     _last: float | None = None
 
     @property
@@ -81,7 +82,15 @@ class SimConnector:
             return "Faulted"
         if not self.operative:
             return "Unavailable"
+        if self.reservation is not None:
+            return "Reserved"
         return "Preparing" if self.plugged else "Available"
+
+    def free_for(self, id_tag: str) -> bool:
+        """May a transaction for ``id_tag`` start here: free, and not held for another tag."""
+        if self.busy or not self.operative or self.error_code != "NoError":
+            return False
+        return self.reservation is None or self.reservation[1].upper() == id_tag.upper()
 
 
 def meter_value(connector: SimConnector, timestamp: str, context: str) -> dict[str, Any]:

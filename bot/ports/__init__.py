@@ -8,6 +8,7 @@ Direction of calls::
 
     OCPP server  --ChargerEvents-->  sessions      (what a charger reported)
     sessions     --ChargerControl--> OCPP server   (commands to a charger)
+    reservations --ChargerReservations-> OCPP server (ReserveNow / CancelReservation)
     sessions     --Messenger-------> nostr         (DMs to drivers)
     nostr        --DriverCommands--> sessions      (DM commands from drivers)
     sessions     --StatusSink------> nostr         (connector status changed)
@@ -31,11 +32,14 @@ from bot.ports.lightning import Invoice
 __all__ = [
     "ChargerControl",
     "ChargerEvents",
+    "ChargerReservations",
     "DriverCommands",
     "Messenger",
     "MeterSample",
     "PaidInvoices",
     "RefundEvents",
+    "ReservationHolds",
+    "ReservationPayments",
     "SessionPayments",
     "StatusSink",
     "ZapReceiptFeed",
@@ -118,6 +122,22 @@ class ChargerControl(Protocol):
         ...
 
 
+class ChargerReservations(Protocol):
+    """Reservations at a charger (OCPP 1.6 ReserveNow / CancelReservation). Kept apart from
+    ChargerControl so that a control without them still fills that protocol.
+    Raise ChargerOffline / OcppError; never return a silent None."""
+
+    def is_online(self, charger_id: str) -> bool: ...
+
+    async def reserve_now(
+        self, charger_id: str, connector_id: int, *, until: float, id_tag: str, reservation_id: int
+    ) -> str:
+        """The charger's answer: Accepted, Faulted, Occupied, Rejected or Unavailable."""
+        ...
+
+    async def cancel_reservation(self, charger_id: str, reservation_id: int) -> bool: ...
+
+
 class Messenger(Protocol):
     """Encrypted DMs from a charger's identity to a driver, delivered through the outbox."""
 
@@ -160,6 +180,25 @@ class SessionPayments(Protocol):
     """
 
     async def session_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
+
+
+class ReservationPayments(Protocol):
+    """Told once a reservation's fee invoice is paid (idempotent by ``payment_hash``)."""
+
+    async def charger_of(self, payment_hash: str) -> str | None:
+        """The charger whose reservation this fee invoice is, or None if it is no fee."""
+        ...
+
+    async def reservation_paid(self, payment_hash: str, amount_msat: int, paid_at: int) -> None: ...
+
+
+class ReservationHolds(Protocol):
+    """The pay side, before it hands a reserved driver the invoice of their charge: point
+    the charger's reservation at that session's idTag, so it and no other may start."""
+
+    async def hold_for(self, reservation_id: int, id_tag: str) -> None:
+        """Raises SessionError, ChargerOffline or OcppError when the charger does not."""
+        ...
 
 
 class RefundEvents(Protocol):

@@ -18,7 +18,15 @@ from typing import Any, Protocol, TypedDict
 from bot.sessions.machine import State
 from bot.sessions.tariff import Quote
 
-__all__ = ["MUTABLE_FIELDS", "Columns", "Session", "SessionFields", "TopUp", "TopUpResult"]
+__all__ = [
+    "MUTABLE_FIELDS",
+    "Columns",
+    "RefundOrigin",
+    "Session",
+    "SessionFields",
+    "TopUp",
+    "TopUpResult",
+]
 
 
 class Columns(Protocol):
@@ -53,6 +61,21 @@ class SessionFields(TypedDict, total=False):
 
 
 MUTABLE_FIELDS = frozenset(SessionFields.__annotations__)
+
+
+class RefundOrigin(Protocol):
+    """Where a refund-only session comes from: a session, or a reservation whose fee goes back."""
+
+    @property
+    def charger_id(self) -> str: ...
+    @property
+    def connector_id(self) -> int: ...
+    @property
+    def payer_pubkey(self) -> str | None: ...
+    @property
+    def payer_relays(self) -> tuple[str, ...]: ...
+    @property
+    def quote(self) -> Quote: ...
 
 
 @dataclass(frozen=True)

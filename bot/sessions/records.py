@@ -22,6 +22,7 @@ from bot.sessions.ids import SessionIds, id_tag_for
 from bot.sessions.machine import TERMINAL, TOPUP_STATES, Event, State, advance, allowed
 from bot.sessions.record import (
     MUTABLE_FIELDS,
+    RefundOrigin,
     Session,
     SessionFields,
     TopUp,
@@ -79,11 +80,12 @@ class SessionRecords:
         return await self.load(session_id)
 
     async def open_refund(
-        self, origin: Session, payment_hash: str, amount_msat: int, *, reason: str
+        self, origin: RefundOrigin, payment_hash: str, amount_msat: int, *, reason: str
     ) -> Session:
         """A refund-only session for a payment ``origin`` can no longer take (a top-up paid
-        after it stopped taking money), written straight into ``failed_to_start`` along the
-        table's own path in one transaction: no crash can leave it ``paid``.
+        after it stopped taking money, or a reservation's fee going back), written straight
+        into ``failed_to_start`` along the table's own path in one transaction: no crash can
+        leave it ``paid``.
 
         Idempotent by payment hash (the UNIQUE index on ``sessions.payment_hash``): asked
         again, it returns the session made the first time."""
@@ -201,8 +203,7 @@ class SessionRecords:
         if not allowed(expected, new):
             raise IllegalTransition(str(expected), str(new))
         move = (expected.value, new.value, event.value if event is not None else None)
-        row = await self._rows.change(session_id, [expected.value], _checked(fields), move)
-        return _session(row)
+        return _session(await self._rows.move(session_id, move, _checked(fields)))
 
     async def apply(
         self, session_id: str, expected: State, event: Event, **fields: Unpack[SessionFields]
@@ -217,8 +218,7 @@ class SessionRecords:
     ) -> bool:
         """Record facts without a state change (start accepted, progress sent, ...), only
         while the session is still in ``expected``. False when it has moved on."""
-        changed = await self._rows.change(session_id, [expected.value], _checked(fields))
-        return changed is not None
+        return await self._rows.set(session_id, [expected.value], _checked(fields))
 
     async def record_consumption(
         self,
@@ -241,7 +241,7 @@ class SessionRecords:
             "last_meter_at": self._clock(),
         }
         running = [State.CHARGING.value, State.STOPPING.value]
-        return await self._rows.change(session_id, running, _checked(fields)) is not None
+        return await self._rows.set(session_id, running, _checked(fields))
 
     async def add_topup(
         self,

@@ -299,7 +299,9 @@ class Steps:
         )
 
     async def failed(self, s: Session) -> bool:
-        if await self.notices.claim(s.id, "failed"):
+        if s.stop_reason == texts.RESERVATION_REFUND_REASON:
+            pass  # the reservation's own DM said why its fee goes back
+        elif await self.notices.claim(s.id, "failed"):
             if s.stop_reason == texts.LATE_TOPUP_REASON:
                 await self.dm(s, texts.late_topup(s.id, s.paid_msat))
             else:

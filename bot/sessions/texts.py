@@ -13,6 +13,7 @@ from bot.sessions.tariff import Quote
 __all__ = [
     "HELP",
     "LATE_TOPUP_REASON",
+    "RESERVATION_REFUND_REASON",
     "failed_to_start",
     "late_topup",
     "no_session",
@@ -94,6 +95,8 @@ def failed_to_start(session_id: str, paid_msat: int, why: str) -> str:
 
 
 LATE_TOPUP_REASON = "topup_after_end"
+# A reservation fee (or its unused share) going back; the reservation told the driver why.
+RESERVATION_REFUND_REASON = "reservation_refund"
 
 
 def late_topup(session_id: str, paid_msat: int) -> str:

@@ -1,5 +1,11 @@
 """What the OCPP layer knows about chargers: online state, boot data, connector status,
-and the anomalies log of input that was refused or could not be applied."""
+and the anomalies log of input that was refused or could not be applied.
+
+``last_seen`` from a Heartbeat is not billing data: :meth:`ChargerStore.seen` keeps it in
+memory and :meth:`ChargerStore.flush_seen` writes all of them in one transaction (the
+central system calls it every minute and when it stops), instead of one commit and one
+fdatasync per Heartbeat. Connects, disconnects and boots still write it at once.
+"""
 
 from __future__ import annotations
 
@@ -67,6 +73,7 @@ class Anomaly:
 class ChargerStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._seen: dict[str, float] = {}  # charger id -> last Heartbeat, not yet written
 
     async def register(self, chargers: Sequence[tuple[str, str]]) -> None:
         """Record each configured (charger id, pubkey) so that later rows can point at it."""
@@ -79,6 +86,7 @@ class ChargerStore:
                 )
 
     async def connected(self, charger_id: str, pubkey: str, at: float) -> None:
+        self._seen.pop(charger_id, None)
         await self._db.execute(
             "INSERT INTO chargers (id, pubkey, online, last_seen) VALUES (?, ?, 1, ?)"
             " ON CONFLICT(id) DO UPDATE SET online = 1, last_seen = excluded.last_seen",
@@ -86,6 +94,7 @@ class ChargerStore:
         )
 
     async def disconnected(self, charger_id: str, at: float) -> None:
+        self._seen.pop(charger_id, None)
         await self._db.execute(
             "UPDATE chargers SET online = 0, last_seen = ? WHERE id = ?", (at, charger_id)
         )
@@ -94,10 +103,30 @@ class ChargerStore:
         """At start-up no charger is connected to this process yet."""
         await self._db.execute("UPDATE chargers SET online = 0 WHERE online = 1")
 
-    async def seen(self, charger_id: str, at: float) -> None:
-        await self._db.execute("UPDATE chargers SET last_seen = ? WHERE id = ?", (at, charger_id))
+    def seen(self, charger_id: str, at: float) -> None:
+        """Note a sign of life; written by the next :meth:`flush_seen`."""
+        self._seen[charger_id] = at
+
+    async def flush_seen(self) -> int:
+        """Write every noted ``last_seen`` in one transaction; returns how many."""
+        pending, self._seen = self._seen, {}
+        if not pending:
+            return 0
+        try:
+            async with self._db.transaction() as tx:
+                for charger_id, at in pending.items():
+                    await tx.execute(
+                        "UPDATE chargers SET last_seen = MAX(COALESCE(last_seen, 0), ?)"
+                        " WHERE id = ?",
+                        (at, charger_id),
+                    )
+        except BaseException:
+            self._seen = pending | self._seen  # kept for the next flush
+            raise
+        return len(pending)
 
     async def booted(self, charger_id: str, boot: BootInfo, at: float) -> None:
+        self._seen.pop(charger_id, None)
         await self._db.execute(
             "UPDATE chargers SET vendor = ?, model = ?, serial_number = ?, firmware_version = ?,"
             " booted_at = ?, last_seen = ? WHERE id = ?",
@@ -121,7 +150,8 @@ class ChargerStore:
             boot = BootInfo(
                 row["vendor"], row["model"], row["serial_number"], row["firmware_version"]
             )
-        return ChargerRow(row["id"], bool(row["online"]), row["last_seen"], row["booted_at"], boot)
+        last_seen = max(row["last_seen"] or 0.0, self._seen.get(charger_id, 0.0)) or None
+        return ChargerRow(row["id"], bool(row["online"]), last_seen, row["booted_at"], boot)
 
     async def set_status(self, charger_id: str, state: ConnectorState) -> None:
         await self._db.execute(

@@ -2,6 +2,13 @@
 
 Migrations are ``migrations/NNNN_name.sql`` files applied in number order, each inside one
 transaction together with its row in ``schema_version``; re-running is a no-op.
+
+Single statements (:meth:`Database.execute`, :meth:`Database.insert`) are group-committed:
+each is durable when it returns, but the statements of every caller that arrived while a
+commit was being written share the next one. With ``synchronous=FULL`` a commit is one
+fdatasync; a thousand chargers reconnecting at once cost a few dozen, not a thousand. A
+statement that fails is reported to its own caller only: SQLite undoes just that statement
+and the others of the group still commit.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,6 +64,8 @@ class Database:
         # aiosqlite runs statements one at a time on its thread, but a transaction spans
         # several awaits: this lock keeps other coroutines' statements out of it.
         self._lock = asyncio.Lock()
+        self._group: list[_Statement] = []
+        self._group_writing = False
 
     @classmethod
     async def open(cls, path: Path, migrations: Iterable[Migration] | None = None) -> Database:
@@ -138,14 +147,50 @@ class Database:
             await self._conn.execute("COMMIT")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement in its own transaction; return the rowcount."""
-        async with self._lock:
-            return await Transaction(self._conn).execute(sql, params)
+        """Run one statement, committed when this returns (group commit); the rowcount."""
+        return await self._grouped(_Statement(sql, params, rowid=False))
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one INSERT; return the new rowid."""
+        """Run one INSERT, committed when this returns (group commit); the new rowid."""
+        return await self._grouped(_Statement(sql, params, rowid=True))
+
+    async def _grouped(self, statement: _Statement) -> int:
+        self._group.append(statement)
+        if not self._group_writing:
+            # The first caller writes for everyone who queues meanwhile. Shielded: if this
+            # caller is cancelled, the group it carries is still written and answered.
+            self._group_writing = True
+            await asyncio.shield(self._write_groups())
+        return await statement.done
+
+    async def _write_groups(self) -> None:
+        try:
+            while self._group:
+                group, self._group = self._group, []
+                await self._write_group(group)
+        finally:
+            self._group_writing = False
+            for statement in self._group:  # only after a failure of the writer itself
+                statement.fail(StoreError("the database writer stopped"))
+            self._group = []
+
+    async def _write_group(self, group: Sequence[_Statement]) -> None:
         async with self._lock:
-            return await Transaction(self._conn).insert(sql, params)
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                results = [await _run(self._conn, s) for s in group]
+                await self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    with suppress(aiosqlite.Error):
+                        await self._conn.execute("ROLLBACK")
+                for statement in group:
+                    statement.fail(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+        for statement, result in zip(group, results, strict=True):
+            statement.settle(result)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         async with self._lock:
@@ -154,6 +199,43 @@ class Database:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._lock:
             return await Transaction(self._conn).fetchall(sql, params)
+
+
+class _Statement:
+    """One queued statement of a group commit and the future its caller waits on."""
+
+    __slots__ = ("done", "params", "rowid", "sql")
+
+    def __init__(self, sql: str, params: Sequence[Any], *, rowid: bool) -> None:
+        self.sql, self.params, self.rowid = sql, params, rowid
+        self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def settle(self, result: int | BaseException) -> None:
+        if self.done.done():
+            return
+        if isinstance(result, BaseException):
+            self.done.set_exception(result)
+        else:
+            self.done.set_result(result)
+
+    def fail(self, exc: BaseException) -> None:
+        error = exc if isinstance(exc, Exception) else StoreError("database write interrupted")
+        self.settle(error)
+        if self.done.done() and not self.done.cancelled():
+            self.done.exception()  # marked retrieved: a caller that was cancelled never reads it
+
+
+async def _run(conn: aiosqlite.Connection, statement: _Statement) -> int | BaseException:
+    """Run one statement of a group; its own error is its result (SQLite undid only it)."""
+    try:
+        cursor = await conn.execute(statement.sql, statement.params)
+    except aiosqlite.Error as exc:
+        if not conn.in_transaction:  # an error that ended the whole transaction
+            raise
+        return exc
+    result = cursor.lastrowid if statement.rowid else cursor.rowcount
+    await cursor.close()
+    return int(result or 0)
 
 
 class Transaction:

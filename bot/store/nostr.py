@@ -22,10 +22,12 @@ class AddressState:
 
 @dataclass(frozen=True)
 class ChargerState:
-    """What the OCPP layer last stored about a charger: online, and status per connector."""
+    """What the OCPP layer last stored about a charger: online, and status per connector;
+    ``last_seen`` is when it was last heard from (its disconnect, when offline)."""
 
     online: bool
     connectors: dict[int, str]
+    last_seen: float | None = None
 
 
 class NostrStateStore:
@@ -78,10 +80,10 @@ class NostrStateStore:
             return {}
         marks = ",".join("?" * len(charger_ids))
         chargers = await self._db.fetchall(
-            f"SELECT id, online FROM chargers WHERE id IN ({marks})",  # noqa: S608 -- only '?' marks
+            f"SELECT id, online, last_seen FROM chargers WHERE id IN ({marks})",  # noqa: S608 -- only '?' marks
             tuple(charger_ids),
         )
-        states = {r["id"]: ChargerState(bool(r["online"]), {}) for r in chargers}
+        states = {r["id"]: ChargerState(bool(r["online"]), {}, r["last_seen"]) for r in chargers}
         query = f"SELECT * FROM connector_status WHERE charger_id IN ({marks})"  # noqa: S608 -- only '?' marks
         rows = await self._db.fetchall(query, tuple(charger_ids))
         for row in rows:

@@ -184,6 +184,15 @@ class OutboxStore:
                     )
                 await tx.execute(*_outcome_update(attempt))
 
+    async def pending_addresses(self, kinds: Sequence[int]) -> set[str]:
+        marks = ",".join("?" * len(kinds))
+        rows = await self._db.fetchall(
+            f"SELECT DISTINCT address FROM outbox WHERE state = 'pending' AND kind IN ({marks})"  # noqa: S608 -- only '?' marks
+            " AND address IS NOT NULL",
+            tuple(kinds),
+        )
+        return {r["address"] for r in rows}
+
     async def next_due_at(self) -> float | None:
         row = await self._db.fetchone(
             "SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'"

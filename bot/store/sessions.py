@@ -85,22 +85,22 @@ class SessionRows:
         row = {**values, "created_at": now, "updated_at": now}
         await self._db.execute(_insert_sql(row), tuple(row.values()))
 
-    async def change(
-        self,
-        session_id: str,
-        expected: Sequence[str],
-        values: Mapping[str, object],
-        move: Move | None = None,
-    ) -> Row | None:
-        """Set ``values`` (and with ``move`` the new state and its log row) while the row is
-        in one of ``expected``; the updated row, or None when it was not."""
+    async def move(self, session_id: str, move: Move, values: Mapping[str, object]) -> Row | None:
+        """Move the row from ``move``'s first state to its second, set ``values`` and log the
+        move, in one transaction; the updated row, or None when it was not in that state."""
         async with self._db.transaction() as tx:
-            state = {"state": move[1]} if move is not None else {}
-            if not await self._set(tx, session_id, expected, {**values, **state}):
+            changed = {**values, "state": move[1]}
+            if not await self._set(tx, session_id, [move[0]], changed):
                 return None
-            if move is not None:
-                await self._log(tx, session_id, move)
+            await self._log(tx, session_id, move)
             return await tx.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
+
+    async def set(
+        self, session_id: str, expected: Sequence[str], values: Mapping[str, object]
+    ) -> bool:
+        """Set ``values`` while the row is in one of ``expected``; False when it was not."""
+        async with self._db.transaction() as tx:
+            return await self._set(tx, session_id, expected, values)
 
     async def add_topup(
         self,

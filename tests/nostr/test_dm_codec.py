@@ -135,6 +135,13 @@ def test_nip04_round_trip_and_refusals() -> None:
         ("what is this?", "help"),
         ("", "help"),
         ("stopp", "help"),
+        ("notify", "notify"),
+        ("Notify me!", "notify"),
+        ("notify off", "notify off"),
+        ("NOTIFY stop", "notify off"),
+        ("notify: no", "notify off"),
+        ("cancel", "cancel"),
+        ("Cancel.", "cancel"),
     ],
 )
 def test_commands(text: str, command: str) -> None:

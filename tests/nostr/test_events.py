@@ -127,6 +127,13 @@ def test_status_tags() -> None:
     )
     spot_tags = status_tags(pubkey, charger, spot, expires_at=1_700_000_900)
     assert spot_tags[6:8] == [["price-source", "spot", "fresh"], ["price-until", "1700003600"]]
+    assert not [t for t in tags if t[0] == "reservation"]  # no reservation terms: no tag
+    terms = replace(charger.tariff, reservation_minutes=7.5, reservation_fee_msat=150_000)
+    reserving = status_tags(
+        pubkey, replace(charger, tariff=terms), snapshot("Reserved"), expires_at=1_700_000_900
+    )
+    assert reserving[3] == ["connector", "1", "Reserved", "Type2", "22000"]
+    assert ["reservation", "7.5", "150000", "msat"] in reserving
     assert user_status_tags(pubkey, "cp-001", 1_700_000_900) == [
         ["d", "general"],
         ["a", f"33600:{pubkey}:cp-001"],

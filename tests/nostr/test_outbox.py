@@ -179,3 +179,36 @@ async def test_a_relay_that_refuses_for_good_fails_the_row(
 async def _state(store: OutboxStore, outbox_id: int, state: str) -> bool:
     row = await store.get(outbox_id)
     return row is not None and row.state == state
+
+
+class _OrderedPool(RelayPool):
+    """A pool that takes every event at once and notes the order they were sent in."""
+
+    def __init__(self) -> None:
+        super().__init__([RelayConfig("ws://127.0.0.1:9")])
+        self.sent: list[str] = []
+
+    async def send(self, event: object, relays: object) -> dict[str, RelayAnswer]:
+        assert isinstance(event, nostr_sdk.Event)
+        self.sent.append(event.content())
+        return {"ws://127.0.0.1:9": RelayAnswer(True, "")}
+
+
+async def test_background_events_go_out_after_every_urgent_one(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = _OrderedPool()
+    outbox = Outbox(OutboxStore(db), pool, concurrency=1)
+    try:
+        own = [parse_outgoing(note(f"profile {n}"), [])[1] for n in range(3)]
+        await outbox.enqueue_signed(own, background=True)
+        urgent = [parse_outgoing(note(f"status {n}"), [])[1] for n in range(2)]
+        await outbox.enqueue_signed(urgent)
+        async with running(outbox):
+            await wait_until(lambda: _true(len(pool.sent) == 5), what="every event sent")
+        assert pool.sent == ["status 0", "status 1", "profile 0", "profile 1", "profile 2"]
+    finally:
+        await db.close()
+
+
+async def _true(value: bool) -> bool:
+    return value

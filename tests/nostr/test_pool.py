@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import nostr_sdk
 import pytest
@@ -122,3 +123,29 @@ async def test_a_pool_without_read_relays_fetches_and_subscribes_to_nothing() ->
         assert sub.events.empty()
     finally:
         await pool.close()
+
+
+async def test_a_dropped_relay_is_logged_once_with_what_is_known_and_again_when_back(
+    relay: LocalRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = RelayPool([RelayConfig(relay.url)], retry_interval_s=0.2, poll_interval_s=0.05)
+    caplog.set_level(logging.INFO, logger="bot.nostr.pool")
+
+    async def logged(text: str) -> bool:
+        return any(text in r.getMessage() for r in caplog.records)
+
+    try:
+        async with running(pool):
+            await wait_until(lambda: logged("connected"), what="first connect")
+            relay.stop()
+            await wait_until(lambda: logged("dropped"), what="the drop logged")
+            await asyncio.sleep(0.5)
+            await relay.start()
+            await wait_until(lambda: logged("connected again after"), what="the return logged")
+    finally:
+        await pool.close()
+    drops = [r for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(drops) == 1  # once, however many polls saw it down
+    assert drops[0].levelno == logging.WARNING
+    assert "connection attempts succeeded" in drops[0].getMessage()
+    assert "reconnecting every 0.2 s" in drops[0].getMessage()

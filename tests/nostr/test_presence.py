@@ -11,7 +11,7 @@ from bot.nostr.addresses import AddressBook
 from bot.nostr.events import geohash_ladder
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
-from bot.nostr.presence import PresencePublisher
+from bot.nostr.presence import PresencePublisher, RelayHoldings
 from bot.nostr.relay import LocalRelay
 from bot.store.nostr import NostrStateStore
 from bot.store.outbox import OutboxStore
@@ -60,11 +60,50 @@ async def test_profile_relay_lists_and_location_are_published_once(
 
 
 def publisher(
-    config: Config, outbox: Outbox, state: NostrStateStore, now: int
+    config: Config,
+    outbox: Outbox,
+    state: NostrStateStore,
+    now: int,
+    holdings: RelayHoldings | None = None,
 ) -> PresencePublisher:
     book = AddressBook(state, lambda: now)
-    return PresencePublisher(config, outbox, book, clock=lambda: now)
+    return PresencePublisher(config, outbox, book, clock=lambda: now, holdings=holdings)
 
 
 async def _count(driver: Driver, query: nostr_sdk.Filter, n: int) -> bool:
     return len(await driver.fetch(query)) == n
+
+
+async def test_what_a_relay_lacks_is_published_again(tmp_path: Path, relay: LocalRelay) -> None:
+    config = nostr_config(tmp_path, [relay.url])
+    db = await open_db(tmp_path, config)
+    pool = RelayPool.from_config(config)
+    outbox = Outbox(OutboxStore(db), pool)
+    state = NostrStateStore(db)
+    pubkey = config.chargers[0].keys.public_key_hex
+    query = nostr_sdk.Filter().author(nostr_sdk.PublicKey.parse(pubkey))
+    try:
+        async with running(pool, outbox), Driver([relay.url]) as driver:
+            first = publisher(config, outbox, state, 1_700_000_000, holdings=pool)
+            assert await first.publish() == 4
+            await wait_until(lambda: _count(driver, query, 4), what="four events")
+            # Everything is on the relay: the check finds nothing to send.
+            assert await first.republish_missing() == 0
+            # The relay loses its data; a restart with nothing changed publishes nothing,
+            # but the check finds the relay lacking all four and sends them again.
+            relay.stop()
+            await relay.start()
+            again = publisher(config, outbox, state, 1_700_000_100, holdings=pool)
+            assert await again.publish() == 0
+            await wait_until(lambda: _connected(pool, relay.url), what="pool back on the relay")
+            assert await again.republish_missing() == 4
+            await wait_until(lambda: _count(driver, query, 4), what="four events again")
+            events = await driver.fetch_json(query)
+    finally:
+        await pool.close()
+        await db.close()
+    assert {e["created_at"] for e in events} == {1_700_000_100}
+
+
+async def _connected(pool: RelayPool, url: str) -> bool:
+    return await pool.held_by(url, [0], ["00" * 32]) is not None

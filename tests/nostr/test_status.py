@@ -25,6 +25,7 @@ from bot.pricing.service import PricingService
 from bot.store import Database
 from bot.store.nostr import ChargerState, NostrStateStore
 from bot.store.outbox import OutboxStore
+from tests.helpers import scaled
 from tests.nostr.support import Driver, make_charger, nostr_config, open_db, running, wait_until
 from tests.pricing.feeds import FeedServer, spot_document
 
@@ -349,3 +350,30 @@ async def test_a_new_price_within_the_window_is_published(bot: Bot) -> None:
     finally:
         await feed.stop()
     assert [_tag(e, "price") for e in published][:2] == ["166667", "333333"]
+
+
+@pytest.mark.parametrize(
+    "bot", [{"min_interval_s": 0.1, "offline_grace_s": scaled(3.0)}], indirect=True
+)
+async def test_a_charger_that_drops_shows_offline_only_after_the_grace(bot: Bot) -> None:
+    charger_id = bot.config.chargers[0].id
+
+    async def drop() -> None:
+        await bot.db.execute(
+            "UPDATE chargers SET last_seen = ? WHERE id = ?", (time.time(), charger_id)
+        )
+        await bot.set_status(1, "Available", online=False)
+
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status):
+        await wait_until(lambda: _count(bot, 1), what="first status")
+        await drop()
+        await asyncio.sleep(0.5)
+        await bot.set_status(1, "Available")  # back within the grace: nothing to publish
+        await asyncio.sleep(scaled(3.0))
+        assert len(await bot.published()) == 1
+        await drop()
+        await asyncio.sleep(0.7)
+        assert len(await bot.published()) == 1  # still within the grace
+        await wait_until(lambda: _count(bot, 2), seconds=scaled(8), what="offline after the grace")
+    assert (await bot.published())[-1]["content"] == "⛔ Offline"

@@ -23,6 +23,8 @@ from bot.ocpp.frames import MessageType, schema_error
         commands.change_availability(0, operative=False),
         commands.set_charging_profile(1, commands.power_limit_profile(3, 7400, transaction_id=9)),
         commands.set_charging_profile(0, commands.power_limit_profile(4, 11000)),
+        commands.reserve_now(1, "2026-12-02T10:15:00.000Z", "ZCABCDEFGHIJKLMNOPQR", 7),
+        commands.cancel_reservation(7),
     ],
 )
 def test_every_request_fits_its_schema(command: commands.Command[Any]) -> None:
@@ -49,3 +51,33 @@ def test_power_limit_profile_purpose() -> None:
     assert commands.power_limit_profile(1, 5000)["chargingProfilePurpose"] == "TxDefaultProfile"
     tx = commands.power_limit_profile(1, 5000, transaction_id=3)
     assert tx["chargingProfilePurpose"] == "TxProfile" and tx["transactionId"] == 3
+
+
+def test_reservation_commands() -> None:
+    reserve = commands.reserve_now(2, "2026-12-02T10:15:00.000Z", "ZCTAG", 42)
+    assert reserve.action == "ReserveNow"
+    assert reserve.payload == {
+        "connectorId": 2,
+        "expiryDate": "2026-12-02T10:15:00.000Z",
+        "idTag": "ZCTAG",
+        "reservationId": 42,
+    }
+    assert reserve.parse({"status": "Occupied"}) == "Occupied"
+    cancel = commands.cancel_reservation(42)
+    assert (cancel.action, cancel.payload) == ("CancelReservation", {"reservationId": 42})
+    assert schema_error(MessageType.CALLRESULT, "ReserveNow", {"status": "Faulted"}) is None
+    assert schema_error(MessageType.CALLRESULT, "ReserveNow", {"status": "Maybe"}) is not None
+
+
+def test_reservation_commands_in_201_words() -> None:
+    from bot.ocpp.v201 import frames as frames201
+    from bot.ocpp.v201 import reservations
+
+    reserve = reservations.reserve_now(1, "2026-12-02T10:15:00.000Z", "ZCTAG", 42)
+    assert (reserve.action, reserve.version) == ("ReserveNow", "2.0.1")
+    assert reserve.payload["idToken"] == {"idToken": "ZCTAG", "type": "Central"}
+    assert (reserve.payload["id"], reserve.payload["evseId"]) == (42, 1)
+    cancel = reservations.cancel_reservation(42)
+    assert cancel.payload == {"reservationId": 42}
+    for command in (reserve, cancel):
+        assert frames201.schema_error(MessageType.CALL, command.action, command.payload) is None

@@ -28,3 +28,28 @@ async def test_online_boot_status_and_anomalies(tmp_path: Path) -> None:
         assert len(anomaly.raw_sha256) == 64
     finally:
         await db.close()
+
+
+async def test_heartbeat_times_are_written_in_one_batch(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    try:
+        store = ChargerStore(db)
+        for n in range(3):
+            await store.connected(f"cp-{n}", f"{n:02d}" * 32, 10.0)
+        store.seen("cp-0", 20.0)
+        store.seen("cp-1", 21.0)
+        store.seen("cp-0", 22.0)
+        on_disk = await db.fetchone("SELECT last_seen FROM chargers WHERE id = 'cp-0'")
+        assert on_disk is not None and on_disk[0] == 10.0  # not written per Heartbeat
+        row = await store.get("cp-0")
+        assert row is not None and row.last_seen == 22.0  # but known at once
+        assert await store.flush_seen() == 2
+        assert await store.flush_seen() == 0
+        rows = await db.fetchall("SELECT id, last_seen FROM chargers ORDER BY id")
+        assert [(r["id"], r["last_seen"]) for r in rows] == [
+            ("cp-0", 22.0),
+            ("cp-1", 21.0),
+            ("cp-2", 10.0),
+        ]
+    finally:
+        await db.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -95,5 +97,64 @@ async def test_unique_refund_per_session_is_enforced(tmp_path: Path) -> None:
         await db.execute(insert)
         with pytest.raises(Exception, match="UNIQUE"):
             await db.execute(insert)
+    finally:
+        await db.close()
+
+
+async def test_statements_arriving_together_share_one_commit(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    commits: list[str] = []
+    # Counting what reaches SQLite, on the store's own connection.
+    await db._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    try:
+        await asyncio.gather(
+            *(
+                db.execute("INSERT INTO state (key, value) VALUES (?, 'v')", (f"k{n}",))
+                for n in range(100)
+            )
+        )
+        rows = await db.fetchall("SELECT key FROM state")
+        assert len(rows) == 100
+        assert 1 <= len(commits) <= 3  # the first alone, then everyone who queued meanwhile
+    finally:
+        await db.close()
+
+
+async def test_a_failing_statement_fails_alone_in_its_group(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    try:
+        await db.execute("INSERT INTO state (key, value) VALUES ('taken', 'v')")
+        results = await asyncio.gather(
+            db.execute("INSERT INTO state (key, value) VALUES ('a', 'v')"),
+            db.execute("INSERT INTO state (key, value) VALUES ('taken', 'again')"),
+            db.insert("INSERT INTO state (key, value) VALUES ('b', 'v')"),
+            return_exceptions=True,
+        )
+        assert results[0] == 1
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        assert isinstance(results[2], int) and results[2] > 0
+        rows = await db.fetchall("SELECT key, value FROM state ORDER BY key")
+        assert [(r["key"], r["value"]) for r in rows] == [("a", "v"), ("b", "v"), ("taken", "v")]
+    finally:
+        await db.close()
+
+
+async def test_a_cancelled_caller_does_not_lose_the_group_it_was_writing(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    try:
+        first = asyncio.ensure_future(
+            db.execute("INSERT INTO state (key, value) VALUES ('1', 'v')")
+        )
+        others = [
+            asyncio.ensure_future(
+                db.execute("INSERT INTO state (key, value) VALUES (?, 'v')", (str(n),))
+            )
+            for n in range(2, 6)
+        ]
+        await asyncio.sleep(0)
+        first.cancel()
+        assert await asyncio.gather(*others) == [1, 1, 1, 1]
+        rows = await db.fetchall("SELECT key FROM state ORDER BY key")
+        assert [r["key"] for r in rows] == ["1", "2", "3", "4", "5"]
     finally:
         await db.close()

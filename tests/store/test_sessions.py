@@ -31,17 +31,17 @@ async def rows(db: Database) -> SessionRows:
 
 async def test_a_move_is_a_compare_and_set_with_its_log_row(rows: SessionRows) -> None:
     # The store knows no table: any names go, but only from the expected state.
-    moved = await rows.change("s-1", ["a"], {"energy_wh": 7}, ("a", "b", "e"))
+    moved = await rows.move("s-1", ("a", "b", "e"), {"energy_wh": 7})
     assert moved is not None and moved["state"] == "b" and moved["energy_wh"] == 7
-    assert await rows.change("s-1", ["a"], {}, ("a", "c", "e")) is None
+    assert await rows.move("s-1", ("a", "c", "e"), {}) is None
     assert [tuple(r) for r in await rows.history("s-1")] == [("a", "b", "e")]
-    assert await rows.change("s-1", ["x", "b"], {"minutes": 3}) is not None
+    assert await rows.set("s-1", ["x", "b"], {"minutes": 3})
     assert [tuple(r) for r in await rows.history("s-1")] == [("a", "b", "e")]
 
 
 async def test_column_names_must_be_plain_identifiers(rows: SessionRows) -> None:
     with pytest.raises(StoreError, match="not column names"):
-        await rows.change("s-1", ["a"], {"energy_wh = 0, state": "z"})
+        await rows.set("s-1", ["a"], {"energy_wh = 0, state": "z"})
 
 
 async def test_a_row_born_moved_is_made_once(rows: SessionRows) -> None:

@@ -167,7 +167,7 @@ class Handlers:
     ) -> dict[str, Any]:
         base = self._context.base
         now = base.clock()
-        await base.chargers.seen(charger_id, now)
+        base.chargers.seen(charger_id, now)  # written in batches: not billing data
         return {"currentTime": iso_time(now)}
 
     async def _authorize(
