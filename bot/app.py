@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.config import Config
@@ -31,6 +31,19 @@ class Service(Protocol):
     name: str
 
     async def run(self) -> None: ...
+
+
+class _After:
+    """A service that starts once ``ready()`` returns."""
+
+    def __init__(self, service: Service, ready: Callable[[], Awaitable[object]]) -> None:
+        self.name = service.name
+        self._service = service
+        self._ready = ready
+
+    async def run(self) -> None:
+        await self._ready()
+        await self._service.run()
 
 
 class _StopRequested(Exception):
@@ -118,7 +131,10 @@ def build_services(config: Config, db: Database) -> list[Service]:
         reservations, SessionRecords(db), config.service.public_url, encode_lnurl
     )
     http = HttpServer(config.http.listen, [page, reservation_page, *lnurl.providers])
-    services: list[Service] = [pricing, central, http, *nostr.services, dms, sessions]
+    # The nostr side loads every charger's state (addresses, subscriptions) when it starts:
+    # with 10,000 chargers that is seconds, so it waits until chargers can connect.
+    relay_side = [_After(s, central.started) for s in [*nostr.services, dms]]
+    services: list[Service] = [pricing, central, http, *relay_side, sessions]
     services += [lnurl.watcher, reservations, notify]
     feed = RelayReceiptFeed(nostr.pool)
     receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)
