@@ -115,6 +115,12 @@ class ChargerControl(Protocol):
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool: ...
 
+    async def limit_power(
+        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
+    ) -> bool:
+        """Cap this transaction's power at ``limit_w`` (OCPP 1.6 TxProfile); True if accepted."""
+        ...
+
 
 class ChargerReservations(Protocol):
     """Reservations at a charger (OCPP 1.6 ReserveNow / CancelReservation). Kept apart from
