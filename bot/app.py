@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +36,19 @@ class Service(Protocol):
     name: str
 
     async def run(self) -> None: ...
+
+
+class _After:
+    """A service that starts once ``ready()`` returns."""
+
+    def __init__(self, service: Service, ready: Callable[[], Awaitable[object]]) -> None:
+        self.name = service.name
+        self._service = service
+        self._ready = ready
+
+    async def run(self) -> None:
+        await self._ready()
+        await self._service.run()
 
 
 class _StopRequested(Exception):
@@ -165,7 +178,10 @@ def build_services(config: Config, db: Database) -> list[Service]:
         reload=fleet.reload,
     )
     http = HttpServer(config.http.listen, [page, reservation_page, console, *lnurl.providers])
-    services: list[Service] = [pricing, central, http, *nostr.services, dms, sessions]
+    # The nostr side loads every charger's state (addresses, subscriptions) when it starts:
+    # with 10,000 chargers that is seconds, so it waits until chargers can connect.
+    relay_side = [_After(s, central.started) for s in [*nostr.services, dms]]
+    services: list[Service] = [pricing, central, http, *relay_side, sessions]
     services += [lnurl.watcher, reservations, notify, fleet]
     feed = RelayReceiptFeed(nostr.pool)
     receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)

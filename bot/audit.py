@@ -4,6 +4,11 @@
 no session accounts for (``unclaimed_payments``): the operator refunds it by hand. Exit
 status 0 when there is none, 1 when there is some, so a cron job can alert on it.
 
+``zapcharge audit --totals [--json]`` sums the money of every settled session: paid,
+consumed, fees, refunded, waived, and the overshoot (Wh a charger delivered beyond the
+budget while the bot was down or the charger unreachable: never billed, the operator's
+loss, kept per session in ``session_overshoot`` and shown in each session's audit).
+
 The session's transaction has one hash chain in the meter log (``tx:<transaction id>``);
 :func:`~bot.store.meter_log.verify_chain` recomputes every hash and link and compares the
 end with the recorded head. Exit status 0 when the chain holds, 1 when it is broken or the
@@ -26,6 +31,7 @@ from bot.sessions.settlement import format_msat
 from bot.store import Database
 from bot.store.lnurl import LnurlStore
 from bot.store.meter_log import transaction_chain, verify_chain
+from bot.store.overshoot import OvershootStore
 
 __all__ = ["add_parser", "audit", "main_from_args", "unclaimed"]
 
@@ -36,10 +42,17 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--unclaimed", action="store_true", help="list paid invoices that belong to no session"
     )
+    parser.add_argument(
+        "--totals",
+        action="store_true",
+        help="the money of every settled session, and what overshoot cost the operator",
+    )
     parser.add_argument("--json", action="store_true")
 
 
 def main_from_args(config: Config, args: argparse.Namespace) -> int:
+    if args.totals:
+        return _print_totals(asyncio.run(totals(config)), as_json=args.json)
     if args.unclaimed:
         return _print_unclaimed(asyncio.run(unclaimed(config)), as_json=args.json)
     if args.session is None:
@@ -85,6 +98,23 @@ async def unclaimed(config: Config) -> list[dict[str, Any]]:
         await db.close()
 
 
+async def totals(config: Config) -> dict[str, int]:
+    db = await Database.open(config.service.database_path)
+    try:
+        return asdict(await OvershootStore(db).totals())
+    finally:
+        await db.close()
+
+
+def _print_totals(sums: dict[str, int], *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(sums, indent=2, sort_keys=True))
+        return 0
+    for key, value in sums.items():
+        print(f"{key}: {format_msat(value) if key.endswith('_msat') else value}")
+    return 0
+
+
 def _when(at: float | None) -> str:
     return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -109,6 +139,10 @@ async def audit(config: Config, session_id: str) -> dict[str, Any]:
             "refund_msat": session.refund_msat,
             "waived_msat": session.waived_msat,
         }
+        over = await OvershootStore(db).of(session.id)
+        # Energy delivered beyond the budget: never billed, the operator's loss.
+        report["overshoot_wh"] = over.over_wh if over else 0
+        report["budget_wh"] = over.budget_wh if over else None
         if session.transaction_id is None:
             # No transaction, no energy: nothing to chain (a failed start is refunded whole).
             return report | {"chain": None, "readings": 0, "chain_ok": True, "problems": []}

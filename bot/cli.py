@@ -261,6 +261,11 @@ def _check_config(config: Config, *, as_json: bool) -> int:
         "lightning": f"{config.lightning.backend} {config.lightning.network}",
         "lightning_rpc": str(config.lightning.rpc_path),
         "relays": [{"url": r.url, "read": r.read, "write": r.write} for r in config.relays],
+        "drivers": {
+            "notify_max_hours": config.drivers.notify_max_hours,
+            "notify_max_per_driver": config.drivers.notify_max_per_driver,
+            "notify_next_after_s": config.drivers.notify_next_after_s,
+        },
         "chargers": [
             {
                 "id": c.id,
@@ -271,6 +276,14 @@ def _check_config(config: Config, *, as_json: bool) -> int:
                 "connectors": [f"{k.id}:{k.type}:{k.max_power_w}W" for k in c.connectors],
                 "price_msat_per_kwh": c.tariff.price_msat_per_kwh,
                 "ocpp_version": c.ocpp_version,  # null: the protocol the charger offers
+                "reservation": (  # null: reservations are off
+                    {
+                        "minutes": c.tariff.reservation_minutes,
+                        "fee_msat": c.tariff.reservation_fee_msat,
+                    }
+                    if c.tariff.reservations
+                    else None
+                ),
             }
             for c in config.chargers
         ],

@@ -129,6 +129,12 @@ def test_check_config_json_and_exit_2_on_errors(
     assert main(["--config", str(config), "check-config", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["chargers"][0]["id"] == "cp-001"
+    assert summary["chargers"][0]["reservation"] is None
+    assert summary["drivers"] == {
+        "notify_max_hours": 6.0,
+        "notify_max_per_driver": 5,
+        "notify_next_after_s": 60.0,
+    }
     (tmp_path / "identities" / "cp-001.key").chmod(0o644)
     assert main(["--config", str(config), "check-config"]) == 2
     err = capsys.readouterr().err

@@ -182,6 +182,12 @@ class SessionsConfig:
     refund_max_fee_msat: int = 10_000  # a refund may spend this much on routing fees ...
     refund_max_fee_ppm: int = 5_000  # ... or this share of it, whichever is larger
     withdraw_expiry_s: int = 7 * 24 * 3600  # lifetime of an LNURL-withdraw refund link
+    # Near the end of a budget (bot.sessions.edge): cap the power once the rest lasts less
+    # than this at full power (0: never), not below the minimum; stop a session whose
+    # readings are this much overdue once what may have flowed unseen could reach the budget.
+    limit_power_horizon_s: int = 300
+    limit_min_power_w: int = 1_400
+    late_readings_s: int = 30
 
     def refund_max_fee(self, amount_msat: int) -> int:
         return max(self.refund_max_fee_msat, amount_msat * self.refund_max_fee_ppm // 1_000_000)
@@ -365,6 +371,9 @@ def _sessions(table: KeyReader) -> SessionsConfig:
             ("refund_max_fee_msat", 0),
             ("refund_max_fee_ppm", 0),
             ("withdraw_expiry_s", 60),
+            ("limit_power_horizon_s", 0),
+            ("limit_min_power_w", 100),
+            ("late_readings_s", 5),
         )
     }
     table.done()

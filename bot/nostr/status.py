@@ -10,9 +10,12 @@ NIP-40 expiration ``ttl_s`` ahead, so a dead bot's status disappears, and are re
 before that.
 
 The price is the pricing service's price of the moment (``PriceAt``), with its source and
-whether it is fresh, stale or a fallback (docs/nip-ev.md). When its window ends
-(``valid_until``) the charger is looked at again, so a new price goes out within
-``min_interval_s`` of the window change.
+whether it is fresh, stale or a fallback (docs/nip-ev.md): the price a payment made now
+gets. When its window ends (``valid_until``) the charger is looked at again, so a new price
+goes out within ``min_interval_s`` of the window change. Prices that move with fetched data
+(``PriceFeeds``: spot, green) are looked at again after every fetch, and the first events
+after a start wait (at most ``first_price_wait_s``) for the first fetch of every feed, so
+they do not go out with the fallback price a moment before the live one is known.
 
 A charger that drops is shown Offline only once it has stayed away ``offline_grace_s``
 (counted from its disconnect, also across a restart of the bot): a modem reset, a
@@ -38,6 +41,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import ChargerConfig
+from bot.config.pricing import GreenPricing, SpotPricing
 from bot.nostr.addresses import AddressBook
 from bot.nostr.events import (
     KIND_STATUS,
@@ -54,7 +58,7 @@ from bot.nostr.events import (
     user_status_tags,
 )
 from bot.nostr.outbox import Outbox, own_event
-from bot.pricing.point import PriceAt, PricePoint
+from bot.pricing.point import PriceAt, PriceFeeds, PricePoint
 from bot.store.nostr import ChargerState, NostrStateStore
 from bot.store.outbox import NewOutboxEvent
 
@@ -124,6 +128,7 @@ class StatusPublisher:
         batch: int = 200,
         gather_s: float = 0.5,
         offline_grace_s: float = 60.0,
+        first_price_wait_s: float = 15.0,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -146,6 +151,21 @@ class StatusPublisher:
         self._timers: list[tuple[float, str]] = [(-math.inf, cid) for cid in self._chargers]
         self._pubkeys: dict[str, str] = {}  # asked of the key once, not per event
         self._wake = asyncio.Event()
+        self._first_price_wait_s = first_price_wait_s
+        self._moving = [c.id for c in chargers if isinstance(c.pricing, SpotPricing | GreenPricing)]
+        if isinstance(self._prices, PriceFeeds):
+            self._prices.on_change(self.prices_changed)
+
+    def prices_changed(self) -> None:
+        """New feed data: the chargers priced from feeds are looked at again (an unchanged
+        price costs nothing: the fingerprint is the same)."""
+        now = self._clock()
+        for charger_id in self._moving:
+            self._dirty.add(charger_id)
+            self._changed_at.setdefault(charger_id, now)
+            heapq.heappush(self._timers, (self._change_due(charger_id), charger_id))
+        if self._moving:
+            self._wake.set()
 
     def set_chargers(self, chargers: Sequence[ChargerConfig]) -> None:
         """After a reload: publish these chargers' status; the new ones right away."""
@@ -214,6 +234,10 @@ class StatusPublisher:
 
     async def run(self) -> None:
         await self._book.load()
+        if isinstance(self._prices, PriceFeeds):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._first_price_wait_s):
+                    await self._prices.first_round()
         while True:
             self._wake.clear()
             now = self._clock()

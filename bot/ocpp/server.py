@@ -76,6 +76,7 @@ _TRIGGERABLE_201: dict[str, Triggerable201] = {
 # a few KiB.
 MAX_FRAME_CHARS = 64 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024
+_POWER_LIMIT_PROFILE_ID = 1302  # our one TxProfile per transaction (bot.sessions.edge)
 SEEN_FLUSH_S = 60.0  # Heartbeat times are not billing data: one write a minute for all
 
 
@@ -418,6 +419,17 @@ class CentralSystem:
         self, charger_id: str, connector_id: int, operative: bool
     ) -> commands.AvailabilityStatus:
         return await self.send(charger_id, commands.change_availability(connector_id, operative))
+
+    async def limit_power(
+        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
+    ) -> bool:
+        """A TxProfile capping this transaction at ``limit_w``; a newer cap replaces it
+        (same profile id and stack level, OCPP 1.6 section 3.13.2)."""
+        profile = commands.power_limit_profile(
+            _POWER_LIMIT_PROFILE_ID, limit_w, transaction_id=transaction_id
+        )
+        status = await self.set_charging_profile(charger_id, connector_id, profile)
+        return status == "Accepted"
 
     async def set_charging_profile(
         self, charger_id: str, connector_id: int, profile: dict[str, object]

@@ -124,6 +124,12 @@ class ChargerControl(Protocol):
 
     async def set_sample_interval(self, charger_id: str, seconds: int) -> bool: ...
 
+    async def limit_power(
+        self, charger_id: str, connector_id: int, transaction_id: int, limit_w: int
+    ) -> bool:
+        """Cap this transaction's power at ``limit_w`` (OCPP 1.6 TxProfile); True if accepted."""
+        ...
+
 
 ResetKind = Literal["Soft", "Hard"]
 # Messages every supported OCPP version can be asked to send again (1.6 TriggerMessage,

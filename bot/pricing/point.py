@@ -9,16 +9,18 @@ the rate it fixed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "MSAT_PER_BTC",
     "RECHECK_AFTER",
     "FiatPrice",
     "PriceAt",
+    "PriceFeeds",
     "PricePoint",
     "PriceSource",
     "fiat_to_msat",
@@ -91,6 +93,16 @@ class PriceAt(Protocol):
     """Prices of many chargers (``bot.pricing.service.PricingService``), as its users see it."""
 
     async def price_at(self, charger_id: str, when: datetime) -> PricePoint: ...
+
+
+@runtime_checkable
+class PriceFeeds(PriceAt, Protocol):
+    """Prices that move with fetched data: say when they may have moved, and when the first
+    fetch of every feed is over (so a status need not go out with a stand-in price)."""
+
+    def on_change(self, listener: Callable[[], None]) -> None: ...
+
+    async def first_round(self) -> None: ...
 
 
 def fiat_to_msat(per_kwh: Decimal, per_btc: Decimal) -> int:

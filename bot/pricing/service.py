@@ -11,6 +11,7 @@ good data, then from the static price, and say so. HTTP goes through :class:`Htt
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -85,6 +86,17 @@ class PricingService:
         self.book = book
         self._fetcher, self._sleep, self._jitter = fetcher, sleep, jitter
         self.backoff_base_s = backoff_base_s
+        self._listeners: list[Callable[[], None]] = []
+        self._first_round = asyncio.Event()
+        self._first_round.set()  # nothing to wait for until run() starts fetching
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every fetch: the price of the moment may have moved."""
+        self._listeners.append(listener)
+
+    async def first_round(self) -> None:
+        """Return once every feed has been fetched once (or failed), or at once if idle."""
+        await self._first_round.wait()
 
     @classmethod
     def from_chargers(
@@ -130,16 +142,34 @@ class PricingService:
         await asyncio.gather(*(self.book.refresh(f, fetch) for f in self.book.feeds))
 
     async def run(self) -> None:
-        await self.book.ensure_loaded()
-        if not self.book.feeds:
-            await asyncio.Event().wait()  # nothing to refresh: idle until cancelled
-        async with self._fetcher() as fetch, asyncio.TaskGroup() as group:
-            for feed in self.book.feeds:
-                group.create_task(self._loop(feed, fetch), name=f"pricing {feed.key.kind}")
+        feeds = self.book.feeds
+        if feeds:  # before the first await: a status publisher started next must wait
+            self._first_round.clear()
+        try:
+            await self.book.ensure_loaded()
+            if not feeds:
+                await asyncio.Event().wait()  # nothing to refresh: idle until cancelled
+            pending = set(range(len(feeds)))
+            async with self._fetcher() as fetch, asyncio.TaskGroup() as group:
+                for index, feed in enumerate(feeds):
+                    fetched = functools.partial(self._fetched, pending, index)
+                    group.create_task(
+                        self._loop(feed, fetch, fetched), name=f"pricing {feed.key.kind}"
+                    )
+        finally:
+            self._first_round.set()
 
-    async def _loop(self, feed: Feed[Any], fetch: Fetch) -> None:
+    def _fetched(self, pending: set[int], index: int) -> None:
+        pending.discard(index)
+        if not pending:
+            self._first_round.set()
+        for listener in self._listeners:
+            listener()
+
+    async def _loop(self, feed: Feed[Any], fetch: Fetch, fetched: Callable[[], None]) -> None:
         while True:
             ok = await self.book.refresh(feed, fetch)
+            fetched()
             await self._sleep(feed.refresh_s if ok else self.backoff(feed))
 
     def backoff(self, feed: Feed[Any]) -> float:

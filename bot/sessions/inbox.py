@@ -218,6 +218,8 @@ class SessionInbox:
         if soc is not None:
             self.runtime.soc[session.id] = soc
         now = self.clock()
+        if latest_register(samples) is not None:  # news of the register (bot.sessions.edge)
+            self.runtime.last_reading_at[session.id] = now
         reading = self.meter.reading(session, latest_register(samples), now)
         self.runtime.idle.reading(session, latest_power(samples), reading.energy_wh, now)
         reading = self.meter.reading(session, latest_register(samples), now)

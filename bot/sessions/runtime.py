@@ -30,12 +30,18 @@ class Runtime:
     topups: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     orphans: list[tuple[str, int]] = field(default_factory=list)
     idle: IdleMeter = field(default_factory=IdleMeter)
+    last_reading_at: dict[str, float] = field(default_factory=dict)  # an energy register came
+    power_asked: dict[str, int] = field(default_factory=dict)  # the last cap we sent ...
+    power_limit: dict[str, int] = field(default_factory=dict)  # ... and the one accepted
 
     def forget(self, session_id: str) -> None:
         for group in (self.start_sent, self.stop_sent, self.interval_set):
             group.discard(session_id)
         for table in (self.soc, self.retry_at, self.topups):
             table.pop(session_id, None)
+        self.last_reading_at.pop(session_id, None)
+        self.power_asked.pop(session_id, None)
+        self.power_limit.pop(session_id, None)
         self.idle.forget(session_id)
 
 

@@ -19,6 +19,8 @@ from bot.errors import ChargerOffline, OcppError, SessionError, ZapchargeError, 
 from bot.log import charger_log
 from bot.ports import ChargerControl, Messenger
 from bot.sessions import texts
+from bot.sessions.edge import overshoot_wh
+from bot.sessions.guard import BudgetEdge
 from bot.sessions.machine import Event, State
 from bot.sessions.meter import SessionMeter
 from bot.sessions.record import Session
@@ -28,6 +30,7 @@ from bot.sessions.runtime import Runtime
 from bot.sessions.settlement import Receipt, full_refund, settle
 from bot.store.chargers import ChargerStore
 from bot.store.notices import NoticeStore
+from bot.store.overshoot import Overshoot, OvershootStore
 from bot.store.refunds import RefundStatus, RefundStore
 
 __all__ = ["LUD16_ATTEMPTS", "RESUME_GRACE_S", "Steps"]
@@ -55,8 +58,10 @@ class Steps:
         desk: RefundDesk | None,
         clock: Callable[[], float],
         retry: RefundRetry | None = None,
+        overshoots: OvershootStore | None = None,
     ) -> None:
         self.config, self.settings = config, config.sessions
+        self.overshoots = overshoots
         self.store, self.chargers, self.notices = store, chargers, notices
         self.refund_rows, self.control, self.messenger, self.desk = (
             refund_rows,
@@ -66,6 +71,7 @@ class Steps:
         )
         self.rt, self.meter, self.clock = runtime, meter, clock
         self.retry = retry or RefundRetry()
+        self.edge = BudgetEdge(config.sessions, meter, control, runtime, clock)
         self._by_state: dict[State, Callable[[Session], Awaitable[bool]]] = {
             State.PAID: self.start,
             State.STARTING: self.starting,
@@ -182,6 +188,8 @@ class Steps:
             )
         if reading.stop_due:  # time and idle fees alone can use the budget up
             return await self.meter.request_stop(s, Event.BUDGET_REACHED)
+        if await self.edge.guard(s, reading):  # the power cap; late readings stop it
+            return True
         if self.meter.progress_due(s, now):
             moved = await self.store.update(
                 s.id, State.CHARGING, progress_wh=s.energy_wh, progress_at=now
@@ -256,6 +264,7 @@ class Steps:
     async def settling(self, s: Session) -> bool:
         receipt = self.receipt(s, len(await self.store.topups(s.id)))
         st = receipt.settlement
+        await self._record_overshoot(s, st.waived_msat)
         if await self.notices.claim(s.id, "receipt"):
             await self.dm(s, texts.receipt(receipt))
         event = Event.REFUND_DUE if st.due else Event.NOTHING_DUE
@@ -269,6 +278,25 @@ class Steps:
             waived_msat=st.waived_msat,
         )
         return True
+
+    async def _record_overshoot(self, s: Session, waived_msat: int) -> None:
+        """Energy beyond the budget is never billed; it is kept so the loss is not silent."""
+        if self.overshoots is None or s.transaction_id is None:
+            return
+        budget = self.meter.budget(s)
+        over = overshoot_wh(s.energy_wh, budget)
+        if over == 0:
+            return
+        charger_log(log, s.charger_id).warning(
+            "session %s: %d Wh delivered beyond the %d Wh paid for (%d msat waived)",
+            s.id,
+            over,
+            budget,
+            waived_msat,
+        )
+        await self.overshoots.record(
+            Overshoot(s.id, s.charger_id, s.energy_wh, budget, over, waived_msat, self.clock())
+        )
 
     async def failed(self, s: Session) -> bool:
         if s.stop_reason == texts.RESERVATION_REFUND_REASON:

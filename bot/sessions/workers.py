@@ -32,6 +32,7 @@ from bot.sessions.steps import Steps
 from bot.store.chargers import ChargerStore
 from bot.store.db import Database
 from bot.store.notices import NoticeStore
+from bot.store.overshoot import OvershootStore
 
 __all__ = ["SessionWorkers"]
 
@@ -74,6 +75,7 @@ class SessionWorkers:
             desk=refunds,
             clock=clock,
             retry=retry,
+            overshoots=OvershootStore(db),
         )
         self._workers, self._tick_s = workers, tick_s
         self._quotes_checked = 0.0

@@ -115,12 +115,10 @@ class ChargerStore:
             return 0
         try:
             async with self._db.transaction() as tx:
-                for charger_id, at in pending.items():
-                    await tx.execute(
-                        "UPDATE chargers SET last_seen = MAX(COALESCE(last_seen, 0), ?)"
-                        " WHERE id = ?",
-                        (at, charger_id),
-                    )
+                await tx.executemany(
+                    "UPDATE chargers SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE id = ?",
+                    [(at, charger_id) for charger_id, at in pending.items()],
+                )
         except BaseException:
             self._seen = pending | self._seen  # kept for the next flush
             raise

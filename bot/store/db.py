@@ -105,12 +105,19 @@ class Database:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
-        """Apply the migrations newer than the stored version; return the versions applied."""
+        """Apply, in number order, every migration not applied yet; return their versions.
+
+        Not only those above the highest applied: work in parallel numbers its migrations
+        in blocks of its own (0011-0019, ..., 0050-0059), so a database that already has
+        0050 must still get an 0012 that is merged after it.
+        """
         applied: list[int] = []
         async with self._lock:
-            current = await self.schema_version()
+            await self.schema_version()  # creates the table on a new database
+            async with self._conn.execute("SELECT version FROM schema_version") as cursor:
+                done = {int(row[0]) for row in await cursor.fetchall()}
             for migration in migrations:
-                if migration.version <= current:
+                if migration.version in done:
                     continue
                 log.info("applying migration %04d_%s", migration.version, migration.name)
                 await self._apply(migration)
@@ -249,6 +256,11 @@ class Transaction:
         count = cursor.rowcount
         await cursor.close()
         return count
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """One statement for many rows in one hop to the database thread (not one each)."""
+        cursor = await self._conn.executemany(sql, rows)
+        await cursor.close()
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = await self._conn.execute(sql, params)

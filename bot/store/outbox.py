@@ -165,24 +165,24 @@ class OutboxStore:
         """Write the outcome of finished attempts, all in one transaction."""
         if not attempts:
             return
+        results = [
+            (attempt.outbox_id, r.relay_url, int(r.ok), r.message, attempt.at)
+            for attempt in attempts
+            for r in attempt.results
+        ]
+        retries = [_outcome_update(a)[1] for a in attempts if a.outcome == "retry"]
+        finals = [_outcome_update(a)[1] for a in attempts if a.outcome != "retry"]
         async with self._db.transaction() as tx:
-            for attempt in attempts:
-                for result in attempt.results:
-                    # A relay that once said OK keeps its OK: later failures do not undo it.
-                    await tx.execute(
-                        "INSERT INTO outbox_results (outbox_id, relay_url, ok, message, at)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(outbox_id, relay_url) DO UPDATE"
-                        " SET ok = excluded.ok, message = excluded.message, at = excluded.at"
-                        " WHERE outbox_results.ok = 0",
-                        (
-                            attempt.outbox_id,
-                            result.relay_url,
-                            int(result.ok),
-                            result.message,
-                            attempt.at,
-                        ),
-                    )
-                await tx.execute(*_outcome_update(attempt))
+            # A relay that once said OK keeps its OK: later failures do not undo it.
+            await tx.executemany(
+                "INSERT INTO outbox_results (outbox_id, relay_url, ok, message, at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(outbox_id, relay_url) DO UPDATE"
+                " SET ok = excluded.ok, message = excluded.message, at = excluded.at"
+                " WHERE outbox_results.ok = 0",
+                results,
+            )
+            await tx.executemany(_RETRY_UPDATE, retries)
+            await tx.executemany(_FINAL_UPDATE, finals)
 
     async def pending_addresses(self, kinds: Sequence[int]) -> set[str]:
         marks = ",".join("?" * len(kinds))
@@ -257,16 +257,17 @@ def _insert_values(event: NewOutboxEvent, due: float, now: float) -> tuple[objec
     )
 
 
+_RETRY_UPDATE = (
+    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?"
+)
+_FINAL_UPDATE = (
+    "UPDATE outbox SET attempts = attempts + 1, state = ?, delivered_at = ?, last_error = ?"
+    " WHERE id = ?"
+)
+
+
 def _outcome_update(attempt: Attempt) -> tuple[str, tuple[object, ...]]:
     if attempt.outcome == "retry":
-        return (
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
-            " WHERE id = ?",
-            (attempt.next_attempt_at, attempt.error, attempt.outbox_id),
-        )
+        return _RETRY_UPDATE, (attempt.next_attempt_at, attempt.error, attempt.outbox_id)
     delivered_at = attempt.at if attempt.outcome == "delivered" else None
-    return (
-        "UPDATE outbox SET attempts = attempts + 1, state = ?, delivered_at = ?, last_error = ?"
-        " WHERE id = ?",
-        (attempt.outcome, delivered_at, attempt.error, attempt.outbox_id),
-    )
+    return _FINAL_UPDATE, (attempt.outcome, delivered_at, attempt.error, attempt.outbox_id)

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import nostr_sdk
 import pytest
 
-from bot.config import Config
+from bot.config import Config, RelayConfig
+from bot.config.keys import generate_keys
 from bot.nostr.dms import DirectMessenger
 from bot.nostr.inbox import DmReceiver
 from bot.nostr.keys import sdk_keys
@@ -191,3 +193,25 @@ async def test_own_chargers_and_chatty_senders_get_no_answer(
         assert "our own chargers" in reasons and "2 commands within the hour" in reasons
     finally:
         await db.close()
+
+
+async def test_the_dm_subscription_of_ten_thousand_chargers_fits_a_relays_limits(
+    relay: LocalRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    # LocalRelay caps a connection's subscriptions at 1 MiB; with one filter per kind the
+    # #p lists of 10,000 chargers were 1.3 MB, refused, and the connection dropped.
+    chargers = [
+        SimpleNamespace(keys=SimpleNamespace(public_key_hex=generate_keys().public_key_hex))
+        for _ in range(10_000)
+    ]
+    receiver = DmReceiver(chargers, None, None, None, None)  # type: ignore[arg-type]
+    pool = RelayPool([RelayConfig(relay.url)])
+    caplog.set_level(logging.WARNING, logger="bot.nostr.pool")
+    try:
+        async with running(pool):
+            sub = await pool.subscribe(receiver.filters(time.time()), eose_timeout_s=scaled(10))
+            assert sub.eose.is_set()
+            await asyncio.sleep(1.0)  # a refusal comes as a NOTICE right after the REQ
+    finally:
+        await pool.close()
+    assert not [r for r in caplog.records if "rate-limited" in r.getMessage()]

@@ -83,12 +83,13 @@ async def test_what_a_relay_lacks_is_published_again(tmp_path: Path, relay: Loca
     pubkey = config.chargers[0].keys.public_key_hex
     query = nostr_sdk.Filter().author(nostr_sdk.PublicKey.parse(pubkey))
     try:
-        async with running(pool, outbox), Driver([relay.url]) as driver:
-            first = publisher(config, outbox, state, 1_700_000_000, holdings=pool)
-            assert await first.publish() == 4
-            await wait_until(lambda: _count(driver, query, 4), what="four events")
-            # Everything is on the relay: the check finds nothing to send.
-            assert await first.republish_missing() == 0
+        async with running(pool, outbox):
+            async with Driver([relay.url]) as driver:
+                first = publisher(config, outbox, state, 1_700_000_000, holdings=pool)
+                assert await first.publish() == 4
+                await wait_until(lambda: _count(driver, query, 4), what="four events")
+                # Everything is on the relay: the check finds nothing to send.
+                assert await first.republish_missing() == 0
             # The relay loses its data; a restart with nothing changed publishes nothing,
             # but the check finds the relay lacking all four and sends them again.
             relay.stop()
@@ -97,8 +98,9 @@ async def test_what_a_relay_lacks_is_published_again(tmp_path: Path, relay: Loca
             assert await again.publish() == 0
             await wait_until(lambda: _connected(pool, relay.url), what="pool back on the relay")
             assert await again.republish_missing() == 4
-            await wait_until(lambda: _count(driver, query, 4), what="four events again")
-            events = await driver.fetch_json(query)
+            async with Driver([relay.url]) as driver:  # a reader on the new relay
+                await wait_until(lambda: _count(driver, query, 4), seconds=15, what="four again")
+                events = await driver.fetch_json(query)
     finally:
         await pool.close()
         await db.close()

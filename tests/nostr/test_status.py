@@ -27,6 +27,7 @@ from bot.store.nostr import ChargerState, NostrStateStore
 from bot.store.outbox import OutboxStore
 from tests.helpers import scaled
 from tests.nostr.support import Driver, make_charger, nostr_config, open_db, running, wait_until
+from tests.pricing.feeds import FeedServer, spot_document
 
 
 @dataclass
@@ -287,6 +288,68 @@ async def _price_is(driver: Driver, query: nostr_sdk.Filter, price: str) -> bool
 async def _latest_is(driver: Driver, query: nostr_sdk.Filter, status: str) -> bool:
     events = await driver.fetch_json(query)
     return bool(events) and ["connector", "1", status, "Type2", "22000"] in events[0]["tags"]
+
+
+# Issue 13: the 33600 carries the price a payment made now gets. A spot feed on a real
+# HTTP server; the pricing service runs beside the publisher, as in `zapcharge run`.
+def _spot_bot(bot: Bot, url: str) -> PricingService:
+    table = {
+        "kind": "spot",
+        "url": url,
+        "floor_per_kwh": 0.05,
+        "cap_per_kwh": 1,
+        "fiat_per_btc": 60000,
+        "fallback_msat_per_kwh": 300_000,
+    }
+    charger = bot.config.chargers[0]
+    spot = parse_pricing("cp.toml", table, charger.tariff.price_msat_per_kwh)
+    priced = replace(charger, pricing=replace(spot, refresh_s=0.3))
+    prices = PricingService.from_chargers([priced], None)
+    bot.status = StatusPublisher(
+        [priced],
+        NostrStateStore(bot.db),
+        bot.outbox,
+        AddressBook(NostrStateStore(bot.db), time.time),
+        prices=prices,
+    )
+    return prices
+
+
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+async def test_the_first_status_carries_the_live_price_not_the_fallback(bot: Bot) -> None:
+    feed = await FeedServer().start()
+    try:
+        feed.delay_s = 0.5  # the first fetch takes a while after the start
+        url = feed.set("/spot", spot_document(_this_hour(), [100.0, 100.0]))  # 0.10 EUR/kWh
+        prices = _spot_bot(bot, url)
+        await bot.set_status(1, "Available")
+        async with running(prices, bot.pool, bot.outbox, bot.status):
+            await wait_until(lambda: _count(bot, 1), what="a status event")
+            first = (await bot.published())[0]
+    finally:
+        await feed.stop()
+    assert _tag(first, "price") == "166667"  # 0.10 EUR at 60,000 EUR/BTC, not 300000
+    assert ["price-source", "spot", "fresh"] in first["tags"]  # type: ignore[operator]
+
+
+async def test_a_new_price_within_the_window_is_published(bot: Bot) -> None:
+    feed = await FeedServer().start()
+    try:
+        url = feed.set("/spot", spot_document(_this_hour(), [100.0, 100.0]))
+        prices = _spot_bot(bot, url)
+        await bot.set_status(1, "Available")
+        async with running(prices, bot.pool, bot.outbox, bot.status):
+            await wait_until(lambda: _count(bot, 1), what="the first status")
+            # The market publishes a corrected price for the hour we are in.
+            feed.set("/spot", spot_document(_this_hour(), [200.0, 100.0]))
+            await wait_until(lambda: _count(bot, 2), what="the corrected price")
+            published = await bot.published()
+    finally:
+        await feed.stop()
+    assert [_tag(e, "price") for e in published][:2] == ["166667", "333333"]
 
 
 @pytest.mark.parametrize(

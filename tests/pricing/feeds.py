@@ -31,6 +31,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.answers: dict[str, tuple[int, str]] = {}
         self.hits: dict[str, int] = {}
+        self.delay_s = 0.0  # a slow feed: each answer waits this long
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -44,6 +45,7 @@ class FeedServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.hits[request.path] = self.hits.get(request.path, 0) + 1
+        await asyncio.sleep(self.delay_s)
         status, body = self.answers.get(request.path, (404, "not found"))
         return web.Response(status=status, text=body, content_type="application/json")
 

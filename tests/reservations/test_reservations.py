@@ -6,6 +6,7 @@ every paid msat is accounted for exactly once."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import nostr_sdk
@@ -13,6 +14,11 @@ import pytest
 
 from bot.errors import LnurlError
 from bot.lnurl.codec import decode_lnurl
+from bot.reservations.book import ReservationBook
+from bot.reservations.machine import Event, State
+from bot.reservations.service import new_id_tag, new_token
+from bot.sessions.tariff import make_quote
+from bot.store import Database
 from tests.reservations.support import Bot, Driver, books_of_reservation, bot_stack, wait_for
 
 pytestmark = pytest.mark.slow
@@ -286,3 +292,41 @@ async def test_wallet_only_driver_charges_with_the_pages_charge_link(tmp_path: P
         assert refunded == row["refund_msat"]
         assert paid["offer"]["callback"].endswith("?reservation=" + bot.reservation()["token"])
         assert books_of_reservation(bot)["credited"] == FEE
+
+
+async def test_restart_while_reserve_now_may_be_on_the_wire_sends_it_again(
+    tmp_path: Path,
+) -> None:
+    """Killed after ``reserving`` was stored: the restarted bot sends ReserveNow again with
+    the same reservationId (the charger replaces, never doubles, a reservation)."""
+    async with bot_stack(tmp_path) as bot:
+        sim = await bot.charger()
+        await bot.stop()
+        db = await Database.open(bot.db_path)
+        try:
+            book = ReservationBook(db)
+            charger = bot.config.chargers[0]
+            r = await book.open(
+                charger.id,
+                1,
+                token=new_token(),
+                id_tag=new_id_tag(),
+                payer_pubkey=None,
+                payer_relays=(),
+                quote=make_quote(charger.tariff, time.time()),
+                payment_hash="ab" * 32,
+                fee_msat=FEE,
+                minutes=1.0,
+            )
+            await book.apply(r.id, State.QUOTED, Event.INVOICE_PAID, paid_msat=FEE)
+            now = time.time()
+            await book.apply(
+                r.id, State.PAID, Event.RESERVE_REQUESTED, reserved_at=now, expires_at=now + 60
+            )
+        finally:
+            await db.close()
+        await bot.start()
+        await wait_for(lambda: bot.reservation_state() == "reserved", 20, "held after restart")
+        assert [c["reservation_id"] for c in sim.commands("ReserveNow")] == [r.id]
+        assert sim.connectors[1].reservation is not None
+        assert sim.connectors[1].reservation[0] == r.id

@@ -48,6 +48,16 @@ class Wire:
         token = command.get("id_token")
         return str(token["id_token"] if isinstance(token, dict) else command["id_tag"])
 
+    charging_profile: str = "SetChargingProfile"
+
+    def profile_limit_w(self, command: dict[str, Any]) -> float:
+        """The power cap of a SetChargingProfile as the charger received it (W)."""
+        profile = command.get("cs_charging_profiles") or command["charging_profile"]
+        schedule = profile["charging_schedule"]
+        schedule = schedule[0] if isinstance(schedule, list) else schedule
+        assert schedule["charging_rate_unit"] == "W"
+        return float(schedule["charging_schedule_period"][0]["limit"])
+
     def interval_setting(self, command: dict[str, Any]) -> str:
         """The configuration key (1.6) or variable (2.0.1) a sample interval command set."""
         if "set_variable_data" in command:

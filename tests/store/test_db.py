@@ -52,6 +52,21 @@ async def test_rerunning_migrations_is_a_no_op(tmp_path: Path) -> None:
         await db.close()
 
 
+async def test_a_lower_numbered_migration_that_lands_later_is_applied(tmp_path: Path) -> None:
+    # Issues number their migrations in blocks: 0050 may be applied before 0012 exists.
+    early = Migration(1, "one", "CREATE TABLE a (x INTEGER);\n")
+    high = Migration(50, "fifty", "CREATE TABLE c (x INTEGER);\n")
+    late = Migration(12, "twelve", "CREATE TABLE b (x INTEGER);\n")
+    db = await Database.open(tmp_path / "z.sqlite3", migrations=[early, high])
+    try:
+        assert await db.migrate([early, late, high]) == [12]
+        tables = {r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master")}
+        assert {"a", "b", "c"} <= tables
+        assert await db.migrate([early, late, high]) == []
+    finally:
+        await db.close()
+
+
 async def test_a_failing_migration_leaves_nothing_half_done(tmp_path: Path) -> None:
     good = Migration(1, "one", "CREATE TABLE a (x INTEGER);\n")
     bad = Migration(2, "two", "CREATE TABLE b (x INTEGER);\nCREATE TABLE a (x INTEGER);\n")
