@@ -407,17 +407,23 @@ class CentralSystem:
             return await self.v201.trigger_message(charger_id, wanted, connector_id or None)
         return await self.send(charger_id, commands.trigger_message(message, connector_id))
 
-    async def unlock_connector(self, charger_id: str, connector_id: int) -> commands.UnlockStatus:
+    async def unlock_connector(self, charger_id: str, connector_id: int) -> str:
+        """:class:`~bot.ports.ChargerOperations`; a 2.0.1 station: that EVSE's connector 1
+        (our connector ids are its EVSE ids, as for RequestStartTransaction)."""
+        if self._speaks_201(charger_id):
+            return await self.v201.unlock_connector(charger_id, connector_id)
         return await self.send(charger_id, commands.unlock_connector(connector_id))
 
-    async def reset(
-        self, charger_id: str, kind: Literal["Soft", "Hard"] = "Soft"
-    ) -> commands.ResetStatus:
+    async def reset(self, charger_id: str, kind: Literal["Soft", "Hard"] = "Soft") -> str:
+        """A 2.0.1 station: Soft is OnIdle (after its transactions), Hard is Immediate."""
+        if self._speaks_201(charger_id):
+            return await self.v201.reset(charger_id, "Immediate" if kind == "Hard" else "OnIdle")
         return await self.send(charger_id, commands.reset(kind))
 
-    async def change_availability(
-        self, charger_id: str, connector_id: int, operative: bool
-    ) -> commands.AvailabilityStatus:
+    async def change_availability(self, charger_id: str, connector_id: int, operative: bool) -> str:
+        """Connector 0 is the whole charger (a 2.0.1 station: no EVSE given)."""
+        if self._speaks_201(charger_id):
+            return await self.v201.change_availability(charger_id, operative, connector_id or None)
         return await self.send(charger_id, commands.change_availability(connector_id, operative))
 
     async def limit_power(

@@ -226,10 +226,12 @@ async def test_retry_refund_is_refused_unless_refunding(tmp_path: Path) -> None:
         ("trigger", {"message": "StatusNotification"}, "TriggerMessage", "Accepted"),
     ],
 )
-async def test_charger_commands_reach_the_charger(
-    tmp_path: Path, path: str, body: dict[str, Any], command: str, answer: str
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_charger_commands_reach_the_charger(  # noqa: PLR0917 -- pytest parameters
+    tmp_path: Path, path: str, body: dict[str, Any], command: str, answer: str, ocpp: str
 ) -> None:
-    async with console_rig(tmp_path) as c, aiohttp.ClientSession() as http:
+    # The same console action becomes each protocol's own message (ChargerOperations).
+    async with console_rig(tmp_path, ocpp=ocpp) as c, aiohttp.ClientSession() as http:
         sim = await c.rig.charger()
         url = c.url(f"/console/api/chargers/cp-001/{path}")
         async with http.post(url, json={**body, "confirm": True}, headers=c.bearer()) as reply:
@@ -241,6 +243,8 @@ async def test_charger_commands_reach_the_charger(
             "answer": answer,
         }
         assert sim.commands(command)
+        if path == "reset":  # a hard reset in each protocol's words
+            assert sim.commands("Reset")[0]["type"] == ("Hard" if ocpp == "1.6" else "Immediate")
 
 
 async def test_action_refusals(tmp_path: Path) -> None:
