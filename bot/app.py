@@ -128,7 +128,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.sessions.refunding import refund_rows
     from bot.sessions.workers import SessionWorkers
 
-    backend = build_backend(config.lightning)  # one backend, shared by every part
+    backend = build_backend(config.lightning, db)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     quote = pricing_quote(pricing)  # the price of the moment binds the session
     nostr = NostrStack.build(config, db, prices=pricing)
