@@ -131,7 +131,7 @@ class PeerWallet:
             tags = [["p", event["pubkey"]], ["e", event["id"]]]
             await self._send(sign_event(self.secret, 23195, content, tags))
 
-    def _answer(self, method: str, params: dict[str, Any]) -> Response:
+    def _answer(self, method: str, params: dict[str, Any]) -> Response:  # noqa: PLR0911 -- one return per method
         if method not in self.faults.methods:
             return Response.failure(method, ErrorCode.NOT_IMPLEMENTED, method)
         if method == "get_info":
