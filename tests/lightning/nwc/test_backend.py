@@ -254,3 +254,18 @@ async def test_wallet_down_then_up(backend: NwcBackend, wallet: PeerWallet) -> N
 async def test_node_info_names_the_wallet_network(backend: NwcBackend) -> None:
     info = await backend.node_info()
     assert (info.alias, info.network, info.version) == ("peer", "regtest", "nwc")
+
+
+async def test_a_payment_while_the_wallet_relay_was_down_is_found_after_it_returns(
+    relay: LocalRelay, backend: NwcBackend, wallet: PeerWallet
+) -> None:
+    invoice = await backend.create_invoice(6_000, "gap", "g", expiry_s=600)
+    stream = backend.paid_invoices(0)
+    waiting = asyncio.create_task(next_paid(stream, within=20))
+    await asyncio.sleep(scaled(0.3))
+    relay.stop()
+    await wallet.receive_payment(invoice.bolt11)  # its notification goes nowhere
+    await asyncio.sleep(scaled(0.3))
+    await relay.start()
+    paid = await waiting  # the poll interval is 30 s here: the reconnect made it ask
+    assert (paid.label, paid.pay_index) == ("gap", 1)
