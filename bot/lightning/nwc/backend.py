@@ -274,7 +274,14 @@ class NwcBackend:
         return decoded
 
     async def paid_invoices(self, after_pay_index: int) -> AsyncIterator[Invoice]:
-        await self.ready_retrying()
+        while True:  # the stream waits for the wallet as long as it takes (CLN's does too)
+            try:
+                await self.ready_retrying()
+                break
+            except LightningError as exc:
+                if not is_retryable(exc):
+                    raise
+                log.warning("nwc wallet still does not answer (%s); waiting for it", exc)
         cursor = after_pay_index
         await self._poll_quietly()  # paid while the bot was down
         while True:
