@@ -18,7 +18,6 @@ import errno
 import socket
 import stat
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.config import Config, LightningConfig, ListenAddress
@@ -57,21 +56,17 @@ WALLET_WAIT_S = 8.0  # how long check-config and run wait for an NWC wallet's fi
 
 async def _ask_wallet(lightning: LightningConfig, wait_s: float) -> str | None:
     """None when the wallet answers with what the bot needs, else what is wrong."""
-    from bot.lightning.nwc.backend import NwcBackend
+    from bot.lightning.nwc.backend import check_wallet
     from bot.lightning.nwc.client import NwcClient
-    from bot.store.db import Database
 
     assert lightning.nwc is not None  # load_config reads it for backend "nwc"
     client = NwcClient(lightning.nwc, info_timeout_s=wait_s)
-    # The check reads nothing from the bot's database: an in-memory one suffices.
-    async with await Database.open(Path(":memory:")) as db:
-        backend = NwcBackend(client, db, network=lightning.network, request_timeout_s=wait_s)
-        try:
-            await backend.ready()
-        except LightningError as exc:
-            return str(exc)
-        finally:
-            await backend.close()
+    try:
+        await check_wallet(client, lightning.network, wait_s)
+    except LightningError as exc:
+        return str(exc)
+    finally:
+        await client.close()
     return None
 
 

@@ -52,7 +52,7 @@ from bot.ports.lightning import (
 from bot.store.db import Database
 from bot.store.nwc import NwcInvoiceStore, Settlement
 
-__all__ = ["PAY_ERRORS", "REQUIRED_METHODS", "NwcBackend", "PayVerdict"]
+__all__ = ["PAY_ERRORS", "REQUIRED_METHODS", "NwcBackend", "PayVerdict", "check_wallet"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,28 @@ PAY_ERRORS: Mapping[ErrorCode, PayVerdict] = {
 _TRANSIENT = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL})
 
 
+async def check_wallet(client: NwcClient, network: str, timeout_s: float) -> WalletInfo:
+    """What the bot needs of a wallet: LightningUnavailable when it does not answer,
+    LightningError naming the methods it lacks or the network that differs."""
+    info = await client.start()
+    missing = [m for m in REQUIRED_METHODS if m not in info.methods]
+    if missing:
+        raise LightningError(
+            f"the NWC wallet lacks {', '.join(missing)} (it offers:"
+            f" {' '.join(sorted(info.methods)) or 'nothing'}); the bot needs"
+            f" {', '.join(REQUIRED_METHODS)}"
+        )
+    if "get_info" in info.methods:
+        outcome = await client.call("get_info", {}, timeout_s=timeout_s)
+        if isinstance(outcome, NoAnswer):
+            raise LightningUnavailable(f"get_info: {outcome.reason}")
+        reported = (outcome.result or {}).get("network")
+        named = _NETWORKS.get(str(reported), str(reported)) if reported else network
+        if named != network:
+            raise LightningError(f"the NWC wallet is on {named}, [lightning] network is {network}")
+    return info
+
+
 class NwcBackend:
     """:class:`~bot.ports.lightning.LightningBackend` on an NWC wallet service."""
 
@@ -125,28 +147,11 @@ class NwcBackend:
     # -- start-up --------------------------------------------------------------------
 
     async def ready(self) -> WalletInfo:
-        """Connect and check the wallet once: LightningUnavailable when it does not answer,
-        LightningError naming the method it lacks or the network that differs."""
+        """Connect and check the wallet once (:func:`check_wallet`)."""
         async with self._ready_lock:
-            if self._info is not None:
-                return self._info
-            info = await self.client.start()
-            missing = [m for m in REQUIRED_METHODS if m not in info.methods]
-            if missing:
-                raise LightningError(
-                    f"the NWC wallet lacks {', '.join(missing)} (it offers:"
-                    f" {' '.join(sorted(info.methods)) or 'nothing'}); the bot needs"
-                    f" {', '.join(REQUIRED_METHODS)}"
-                )
-            self._info = info
-        if "get_info" in info.methods:
-            node = await self.node_info()
-            if node.network != self.network:
-                self._info = None
-                raise LightningError(
-                    f"the NWC wallet is on {node.network}, [lightning] network is {self.network}"
-                )
-        return info
+            if self._info is None:
+                self._info = await check_wallet(self.client, self.network, self.request_timeout_s)
+            return self._info
 
     @property
     def _poll_interval_s(self) -> float:

@@ -269,3 +269,15 @@ async def test_a_payment_while_the_wallet_relay_was_down_is_found_after_it_retur
     await relay.start()
     paid = await waiting  # the poll interval is 30 s here: the reconnect made it ask
     assert (paid.label, paid.pay_index) == ("gap", 1)
+
+
+async def test_a_wallet_on_another_network_is_refused(relay: LocalRelay, db: Database) -> None:
+    wallet = PeerWallet(relay.url, network="mainnet")  # NIP-47's name for bitcoin
+    await wallet.start()
+    backend = make_backend(wallet, db)
+    try:
+        with pytest.raises(LightningError, match="on bitcoin, \\[lightning\\] network is regtest"):
+            await backend.ready()
+    finally:
+        await backend.close()
+        await wallet.stop()
