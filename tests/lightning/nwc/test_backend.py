@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -281,3 +282,15 @@ async def test_a_wallet_on_another_network_is_refused(relay: LocalRelay, db: Dat
     finally:
         await backend.close()
         await wallet.stop()
+
+
+async def test_no_log_line_carries_the_connection_secret(
+    backend: NwcBackend, wallet: PeerWallet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    invoice = await backend.create_invoice(1_000, "quiet", "q", expiry_s=60)
+    wallet.faults.drop_responses = 1
+    with pytest.raises(LightningUnavailable):
+        await backend.lookup_invoice(invoice.payment_hash)  # its answer is lost
+    await backend.pay(wallet.issue_payable(1_000), max_fee_msat=10)
+    assert caplog.records and wallet.client_secret not in caplog.text
