@@ -233,11 +233,15 @@ def encode_response(response: Response) -> str:
 def decode_response(text: str) -> Response:
     obj = _object(text, "response")
     result_type = obj.get("result_type")
-    if not isinstance(result_type, str) or not result_type:
+    if not isinstance(result_type, str):
         raise NwcProtocolError("response has no result_type")
     error = obj.get("error")
+    # An error may name no method: a wallet that cannot decrypt or parse a request does
+    # not know which one it was (the ``e`` tag still says which request it answers).
     if error is not None:
         return Response(result_type, None, _wallet_error(error))
+    if not result_type:
+        raise NwcProtocolError("response has no result_type")
     result = obj.get("result")
     if not isinstance(result, dict):
         raise NwcProtocolError("response has neither an error nor a result object")

@@ -217,6 +217,15 @@ def test_an_unknown_error_code_is_other_and_keeps_its_word() -> None:
     )
 
 
+def test_an_error_may_name_no_method() -> None:
+    text = '{"result_type": "", "error": {"code": "UNSUPPORTED_ENCRYPTION", "message": "m"}}'
+    response = decode_response(text)
+    assert response.result_type == ""
+    assert response.error == WalletError(
+        ErrorCode.UNSUPPORTED_ENCRYPTION, "m", "UNSUPPORTED_ENCRYPTION"
+    )
+
+
 def test_an_error_without_a_message_is_kept() -> None:
     error = decode_response('{"result_type": "x", "error": {"code": "INTERNAL"}}').error
     assert error == WalletError(ErrorCode.INTERNAL, "", "INTERNAL")
@@ -229,6 +238,8 @@ def test_an_error_without_a_message_is_kept() -> None:
         '"pay_invoice"',
         '{"error": null, "result": {}}',
         '{"result_type": 1, "result": {}}',
+        '{"result_type": "", "result": {}}',
+        '{"result_type": null, "error": {"code": "OTHER", "message": "m"}}',
         '{"result_type": "pay_invoice", "error": null, "result": null}',
         '{"result_type": "pay_invoice"}',
         '{"result_type": "pay_invoice", "result": [1]}',
