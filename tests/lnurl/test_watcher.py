@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.lightning.simnode import SimnodeClient
 from bot.lnurl.watcher import PaymentWatcher
 from bot.ports.lightning import Invoice, InvoiceStatus, LightningBackend
 from bot.store import Database
 from bot.store.lightning import LightningStore
 from tests.helpers import scaled
-from tests.lnurl.conftest import Payer
 
 
 class Ledger:
@@ -70,7 +70,7 @@ async def wait_for_calls(ledger: Ledger, count: int) -> None:
 
 
 async def test_a_payment_while_the_bot_is_down_is_delivered_once(
-    backend: LightningBackend, wallet: Payer, tmp_path: Path
+    backend: LightningBackend, wallet: SimnodeClient, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "bot.sqlite3"
     one = await backend.create_invoice(1_000, "one", "x", expiry_s=600)
@@ -93,7 +93,7 @@ async def test_a_payment_while_the_bot_is_down_is_delivered_once(
 
 
 async def test_a_crash_between_handler_and_cursor_redelivers_without_double_credit(
-    backend: LightningBackend, wallet: Payer, tmp_path: Path
+    backend: LightningBackend, wallet: SimnodeClient, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "bot.sqlite3"
     invoice = await backend.create_invoice(3_000, "crash", "z", expiry_s=600)
