@@ -250,6 +250,12 @@ def _refund_rows(db_path: Path) -> list[tuple[str, str | None, str]]:
     return [(str(a), b, str(c)) for a, b, c in rows]
 
 
+def _switch_to_nwc(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    text = text.replace('backend = "simnode"', 'backend = "nwc"\nnetwork = "regtest"')
+    config_path.write_text(text, encoding="utf-8")
+
+
 @asynccontextmanager
 async def lightning(config_path: Path, ln_kind: str) -> AsyncIterator[None]:
     """The simulated node; with "nwc" also its wallet service on a relay of its own, and
@@ -264,11 +270,7 @@ async def lightning(config_path: Path, ln_kind: str) -> AsyncIterator[None]:
             wallet = build_wallet(server.node, options)
             service = tasks.create_task(wallet.run())
             await asyncio.wait_for(wallet.ready.wait(), scaled(10))
-            text = config_path.read_text(encoding="utf-8")
-            config_path.write_text(
-                text.replace('backend = "simnode"', 'backend = "nwc"\nnetwork = "regtest"'),
-                encoding="utf-8",
-            )
+            _switch_to_nwc(config_path)
             try:
                 yield
             finally:

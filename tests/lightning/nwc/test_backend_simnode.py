@@ -114,14 +114,16 @@ async def test_wallet_down_then_up(node: SimnodeServer, relay: LocalRelay, db: D
 async def test_payments_made_while_the_bot_was_down_are_handed_over_once(
     node: SimnodeServer, relay: LocalRelay, tmp_path: Path, payer: SimnodeClient
 ) -> None:
-    async with await Database.open(tmp_path / "bot.sqlite3") as db:
-        async with nwc_backend(node, relay.url, db) as (backend, _):
-            one = await backend.create_invoice(1_000, "one", "1", expiry_s=600)
-            two = await backend.create_invoice(2_000, "two", "2", expiry_s=600)
-            stream = backend.paid_invoices(0)
-            await payer.pay_invoice(one.bolt11)
-            assert (await next_paid(stream)).label == "one"
-            await stream.aclose()  # type: ignore[attr-defined]
+    async with (
+        await Database.open(tmp_path / "bot.sqlite3") as db,
+        nwc_backend(node, relay.url, db) as (backend, _),
+    ):
+        one = await backend.create_invoice(1_000, "one", "1", expiry_s=600)
+        two = await backend.create_invoice(2_000, "two", "2", expiry_s=600)
+        stream = backend.paid_invoices(0)
+        await payer.pay_invoice(one.bolt11)
+        assert (await next_paid(stream)).label == "one"
+        await stream.aclose()  # type: ignore[attr-defined]
     await payer.pay_invoice(two.bolt11)  # the bot is down: nobody hears the notification
     async with (
         await Database.open(tmp_path / "bot.sqlite3") as db,
