@@ -129,6 +129,9 @@ class StatusPublisher:
         gather_s: float = 0.5,
         offline_grace_s: float = 60.0,
         first_price_wait_s: float = 15.0,
+        busy: Callable[[], bool] | None = None,
+        busy_pause_s: float = 0.25,
+        max_hold_s: float = 20.0,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -152,9 +155,26 @@ class StatusPublisher:
         self._pubkeys: dict[str, str] = {}  # asked of the key once, not per event
         self._wake = asyncio.Event()
         self._first_price_wait_s = first_price_wait_s
+        self._busy = busy or (lambda: False)
+        self._busy_pause_s = busy_pause_s
+        self._max_hold_s = max_hold_s
         self._moving = [c.id for c in chargers if isinstance(c.pricing, SpotPricing | GreenPricing)]
         if isinstance(self._prices, PriceFeeds):
             self._prices.on_change(self.prices_changed)
+
+    def yield_to(self, busy: Callable[[], bool]) -> None:
+        """While ``busy()`` (many chargers connecting: OCPP's time) publish nothing, for at
+        most ``max_hold_s`` after the oldest change waiting; see :meth:`_stepping_back`."""
+        self._busy = busy
+
+    def _stepping_back(self, now: float) -> bool:
+        """True while OCPP is busy with a wave of connects: signing and sending statuses
+        then would slow the BootNotification answers down. A change that has waited
+        ``max_hold_s`` is held no longer (its 33600 is due on the relay)."""
+        if not self._busy():
+            return False
+        oldest = min(self._changed_at.values(), default=now)
+        return now - oldest < self._max_hold_s
 
     def prices_changed(self) -> None:
         """New feed data: the chargers priced from feeds are looked at again (an unchanged
@@ -241,6 +261,9 @@ class StatusPublisher:
         while True:
             self._wake.clear()
             now = self._clock()
+            if self._stepping_back(now):
+                await asyncio.sleep(self._busy_pause_s)
+                continue
             due = self._take_due(now)
             if due:
                 try:

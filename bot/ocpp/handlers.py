@@ -21,7 +21,7 @@ from typing import Any
 from ocpp.v16.enums import Action
 
 from bot.config import Config
-from bot.log import charger_log
+from bot.log import RoutineLines, charger_log
 from bot.ocpp.frames import (
     Call,
     ErrorCode,
@@ -83,6 +83,8 @@ class Context:
     events: ChargerEvents
     clock: Callable[[], float]
     remote_starts: RemoteStarts = field(default_factory=RemoteStarts)
+    # "online", "offline", "booted": every line for a few chargers, counts for a fleet.
+    routine: RoutineLines = field(default_factory=lambda: RoutineLines(log))
     _quirks: set[tuple[str, str]] = field(default_factory=set)
 
     async def noted(self, charger_id: str, action: str, notes: Notes, raw: str) -> None:
@@ -177,7 +179,14 @@ class Handlers:
         await self._context.chargers.booted(charger_id, boot, now)
         still_open = await self._context.transactions.open_of(charger_id)
         clog = charger_log(log, charger_id)
-        clog.info("booted: %s %s firmware %s", boot.vendor, boot.model, boot.firmware_version)
+        self._context.routine.info(
+            clog,
+            "booted",
+            "booted: %s %s firmware %s",
+            boot.vendor,
+            boot.model,
+            boot.firmware_version,
+        )
         for row in still_open:
             # A rebooted charger sends the StopTransaction it queued; until then it stays open.
             clog.info(

@@ -144,7 +144,9 @@ class Handlers:
         )
         await base.chargers.booted(charger_id, boot, now)
         clog = charger_log(log, charger_id)
-        clog.info(
+        base.routine.info(
+            clog,
+            "booted",
             "booted (%s): %s %s firmware %s",
             payload["reason"],
             boot.vendor,
