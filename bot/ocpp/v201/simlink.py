@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
@@ -62,10 +64,11 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
     def _got(self, action: str, **payload: Any) -> None:
         self.sim.received.append((action, payload))
 
-    def _free(self, evse_id: int | None) -> Any:
+    def _free(self, evse_id: int | None, id_token: str) -> Any:
+        """A usable EVSE that is not held for another token (a reserved one starts only for
+        the reservation's own token)."""
         for c in self.sim.connectors.values():
-            usable = not c.busy and c.operative and c.error_code == "NoError"
-            if usable and evse_id in (None, c.id):
+            if c.free_for(id_token) and evse_id in (None, c.id):
                 return c
         return None
 
@@ -79,7 +82,7 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
             remote_start_id=remote_start_id,
             evse_id=evse_id,
         )
-        chosen = self._free(evse_id)
+        chosen = self._free(evse_id, id_token["id_token"])
         if chosen is None:
             return call_result.RequestStartTransaction(status="Rejected")
         self.sim.remote_start_ids[chosen.id] = remote_start_id
@@ -204,6 +207,58 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
             if not c.busy:
                 self.sim.resend_status(c, c.idle_status())
         return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+
+    @_on(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        evse_id: int | None = None,
+        **kw: Any,
+    ) -> Any:
+        self._got(
+            "ReserveNow",
+            id=id,
+            expiry_date_time=expiry_date_time,
+            id_tag=id_token["id_token"],
+            evse_id=evse_id,
+        )
+        if not self.sim.settings.takes_reservations:
+            # Reservation is an optional functional block in 2.0.1; without it a station
+            # has no handler and answers with a CALLERROR.
+            raise NotSupportedError(details={"cause": "this station takes no reservations"})
+        token = id_token["id_token"]
+        if evse_id is None:  # any EVSE will do (H01.FR.04): the first that is free
+            free = [c for c in self.sim.connectors.values() if c.free_for(token)]
+            chosen = free[0] if free else None
+            if chosen is None:
+                return call_result.ReserveNow(status="Occupied")
+        else:
+            chosen = self.sim.connectors.get(evse_id)
+            if chosen is None:
+                return call_result.ReserveNow(status="Rejected")
+        if chosen.error_code != "NoError":
+            return call_result.ReserveNow(status="Faulted")
+        if not chosen.operative:
+            return call_result.ReserveNow(status="Unavailable")
+        held_by_other = chosen.reservation is not None and chosen.reservation[0] != id
+        if chosen.busy or held_by_other or (chosen.plugged and chosen.reservation is None):
+            return call_result.ReserveNow(status="Occupied")
+        until = datetime.fromisoformat(expiry_date_time.replace("Z", "+00:00")).timestamp()
+        self.sim.reserve(chosen, id, token, until)  # the same id again replaces it (H01.FR.02)
+        return call_result.ReserveNow(status="Accepted")
+
+    @_on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **kw: Any) -> Any:
+        self._got("CancelReservation", reservation_id=reservation_id)
+        if not self.sim.settings.takes_reservations:
+            raise NotSupportedError(details={"cause": "this station takes no reservations"})
+        for c in self.sim.connectors.values():
+            if c.reservation is not None and c.reservation[0] == reservation_id:
+                self.sim.end_reservation(c)
+                return call_result.CancelReservation(status="Accepted")
+        return call_result.CancelReservation(status="Rejected")
 
     @_on(Action.set_charging_profile)
     def on_set_charging_profile(
