@@ -78,10 +78,10 @@ MAX_FRAME_CHARS = 64 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024
 _POWER_LIMIT_PROFILE_ID = 1302  # our one TxProfile per transaction (bot.sessions.edge)
 ROUTINE_SUMMARY_S = 10.0  # the interval of bot.log.RoutineLines
-SEEN_FLUSH_S = 60.0
+SEEN_FLUSH_S = 60.0  # Heartbeat times are not billing data: one write a minute for all
 # A wave of connects: at least this many in the current or the last second. Then other
 # work (status events) steps back until the BootNotifications are answered.
-WAVE_CONNECTS_PER_S = 20  # Heartbeat times are not billing data: one write a minute for all
+WAVE_CONNECTS_PER_S = 20
 
 
 class CentralSystem:
