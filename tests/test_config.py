@@ -153,7 +153,12 @@ def test_missing_identities_dir(tmp_path: Path) -> None:
     [
         ('url = "ws://127.0.0.1:7777"', 'url = "http://relay"', "relay[0].url", "ws://"),
         ('listen = "127.0.0.1:0"', 'listen = "nowhere"', "ocpp.listen", "HOST:PORT"),
-        ('backend = "simnode"', 'backend = "lnd"', "lightning.backend", "'cln' or 'simnode'"),
+        (
+            'backend = "simnode"',
+            'backend = "lnd"',
+            "lightning.backend",
+            "'cln', 'simnode' or 'nwc'",
+        ),
         (
             'public_url = "https://charge.example.org"',
             'public_url = "charge"',
