@@ -379,8 +379,8 @@ class RelayPool:
         recent = link.sent - link.samples[0][1] if link.samples else link.sent
         log.warning(
             "relay %s dropped: status %s after %.1f s connected, %d event(s) sent over the"
-            " connection, %d in the last %g s; last notice: %s; reconnecting in %.1f s"
-            " (backoff %g-%g s), events wait in the outbox",
+            " connection, %d in the last %g s; last notice: %s; reconnecting in %.2f s"
+            " (then doubling, at most %g s), events wait in the outbox",
             url,
             relay.status().name,
             up_s,
@@ -389,7 +389,6 @@ class RelayPool:
             self._window_s,
             self._notices.get(url, "none"),
             link.next_try - now,
-            self._backoff.first_s,
             self._backoff.cap_s,
         )
 
