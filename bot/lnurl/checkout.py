@@ -198,11 +198,16 @@ class Checkout:
             )
             raise LnurlError("your reservation could not be moved to this charge; retry") from None
 
-    async def _reservation_lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
+    def _named(self, name: str) -> tuple[ChargerConfig, int | None]:
+        """The charger (and connector, if the name has one) a pay name stands for."""
         charger_id, connector_id = parse_pay_name(name)
         charger = self.site.chargers.get(charger_id)
         if charger is None or (connector_id is not None and not charger.connector(connector_id)):
             raise LnurlError(f"unknown payment name {name[:40]!r}")
+        return charger, connector_id
+
+    async def _reservation_lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
+        charger, connector_id = self._named(name)
         offer = reservation_offer(
             charger,
             self.site.urls,
@@ -296,10 +301,7 @@ class Checkout:
         return nip05_document(names, self.site.our_relays)
 
     async def _lookup(self, name: str) -> tuple[ChargerConfig, int | None, PayOffer]:
-        charger_id, connector_id = parse_pay_name(name)
-        charger = self.site.chargers.get(charger_id)
-        if charger is None or (connector_id is not None and not charger.connector(connector_id)):
-            raise LnurlError(f"unknown payment name {name[:40]!r}")
+        charger, connector_id = self._named(name)
         offer = charger_pay_offer(
             charger,
             self.site.urls,

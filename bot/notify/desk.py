@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from bot.notify.service import NotifyService
 from bot.ports import DriverCommands
-from bot.reservations import texts
 from bot.reservations.machine import State
 from bot.reservations.service import ReservationService
+from bot.sessions import texts as session_texts
 
 __all__ = ["DriverDesk"]
 
@@ -42,4 +42,4 @@ class DriverDesk:
                 until = datetime.fromtimestamp(mine.expires_at, UTC).strftime("%H:%M UTC")
                 reply += f" Reservation: connector {mine.connector_id} held until {until}."
             return reply
-        return texts.COMMANDS_HELP
+        return session_texts.HELP

@@ -26,7 +26,7 @@ from bot.ocpp.frames import ErrorCode
 from bot.ocpp.handlers import Context, Handler, iso_time
 from bot.ocpp.plausible import Allowance, register_problem
 from bot.ocpp.readings import Notes, Unusable, integer, meter_samples, parse_timestamp, text
-from bot.ports import MeterSample
+from bot.ports import ChargerEvents, MeterSample
 from bot.store.chargers import ConnectorState
 from bot.store.meter_log import MeterRecord, chain_for
 from bot.store.transactions import NewTransaction, TransactionRow, TransactionStop
@@ -48,6 +48,22 @@ CONNECTOR_STATUSES = frozenset(
         "Faulted",
     }
 )
+
+
+async def report_readings(
+    events: ChargerEvents,
+    charger_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    samples: Sequence[MeterSample],
+) -> None:
+    """Tell the session layer about readings that are stored already, in either protocol.
+    A failure there is logged, not answered: the next reading carries the register again,
+    and an error would only make the charger send the same samples twice."""
+    try:
+        await events.meter_values(charger_id, connector_id, transaction_id, samples)
+    except Exception:
+        charger_log(log, charger_id).exception("meter_values event failed")
 
 
 def _required_list(payload: dict[str, Any], name: str) -> list[Any]:
@@ -280,14 +296,9 @@ class Billing:
         ]
         await context.meter_log.append(records)
         if row is None or row.authorized:
-            try:
-                await context.events.meter_values(
-                    charger_id, connector, row.id if row else None, samples
-                )
-            except Exception:
-                # Stored already; the next reading carries the register again. Answering an
-                # error would only make the charger send the same samples twice.
-                charger_log(log, charger_id).exception("meter_values event failed")
+            await report_readings(
+                context.events, charger_id, connector, row.id if row else None, samples
+            )
         return {}
 
     async def status_notification(

@@ -136,20 +136,19 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
     if kind == MessageType.CALL:
         return _call(message, unique_id)
     if kind == MessageType.CALLRESULT:
-        if len(message) != 3 or not isinstance(message[2], dict):
-            raise FrameError(
-                ErrorCode.FORMATION_VIOLATION,
-                "a CALLRESULT is [3, id, {payload}]",
-                unique_id,
-                reply=False,
-            )
-        invalid = value_error(message[2])
-        if invalid is not None:
-            raise FrameError(
-                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, invalid, unique_id, reply=False
-            )
-        return CallResult(unique_id, message[2])
+        return call_result(message, unique_id, shape_code=ErrorCode.FORMATION_VIOLATION)
     return _call_error(message, unique_id)
+
+
+def call_result(message: list[Any], unique_id: str, *, shape_code: str) -> CallResult:
+    """A CALLRESULT frame, in either protocol (``shape_code`` is its word for a malformed
+    frame). Never answered: a reply to a reply could loop."""
+    if len(message) != 3 or not isinstance(message[2], dict):
+        raise FrameError(shape_code, "a CALLRESULT is [3, id, {payload}]", unique_id, reply=False)
+    invalid = value_error(message[2])
+    if invalid is not None:
+        raise FrameError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, invalid, unique_id, reply=False)
+    return CallResult(unique_id, message[2])
 
 
 def _call(message: list[Any], unique_id: str) -> Call:

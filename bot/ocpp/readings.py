@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,11 @@ from bot.ocpp.values import INT32_MAX, INT32_MIN
 from bot.ports import MeterSample
 
 __all__ = [
+    "CEILING",
+    "DEFAULT_UNIT",
+    "UNITS",
     "Notes",
+    "Scale",
     "Unusable",
     "integer",
     "meter_samples",
@@ -35,15 +40,15 @@ ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 SOC = "SoC"
 _PHASES = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
-_UNITS = {
+UNITS = {
     ENERGY: {"Wh": 1.0, "kWh": 1000.0},
     POWER: {"W": 1.0, "kW": 1000.0},
     SOC: {"Percent": 1.0},
 }
-_DEFAULT_UNIT = {ENERGY: "Wh", POWER: "W", SOC: "Percent"}
+DEFAULT_UNIT = {ENERGY: "Wh", POWER: "W", SOC: "Percent"}
 # Beyond these no reading is true (in the unit sent; kWh is scaled after): 2**31 Wh is the
 # largest meterStop OCPP can carry, 10 MW more than any charger, SoC a percentage.
-_CEILING = {ENERGY: float(INT32_MAX), POWER: 1e7, SOC: 100.0}
+CEILING = {ENERGY: float(INT32_MAX), POWER: 1e7, SOC: 100.0}
 
 
 class Unusable(Exception):
@@ -126,8 +131,16 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def meter_samples(meter_value: Any, *, fallback_timestamp: str, notes: Notes) -> list[MeterSample]:
-    """The usable samples of a ``meterValue`` / ``transactionData`` array."""
+# A protocol's reading of one sampled value: the number in our unit (Wh, W, %), or None
+# when it cannot be used (and why, in the notes).
+Scale = Callable[[dict[str, Any], str, Notes], "float | None"]
+
+
+def meter_samples(
+    meter_value: Any, *, fallback_timestamp: str, notes: Notes, scale: Scale | None = None
+) -> list[MeterSample]:
+    """The usable samples of a ``meterValue`` / ``transactionData`` array; ``scale`` reads
+    a value in the protocol's form (1.6 strings with ``unit``, by default)."""
     if not isinstance(meter_value, list):
         notes.dropped.append("meter values are not an array")
         return []
@@ -136,11 +149,13 @@ def meter_samples(meter_value: Any, *, fallback_timestamp: str, notes: Notes) ->
         if not isinstance(item, dict) or not isinstance(item.get("sampledValue"), list):
             notes.dropped.append(f"meterValue[{index}] has no sampledValue array")
             continue
-        samples.append(_sample(item, fallback_timestamp, notes))
+        samples.append(_sample(item, fallback_timestamp, notes, scale or _scaled))
     return samples
 
 
-def _sample(item: dict[str, Any], fallback_timestamp: str, notes: Notes) -> MeterSample:
+def _sample(
+    item: dict[str, Any], fallback_timestamp: str, notes: Notes, scale: Scale
+) -> MeterSample:
     timestamp = item.get("timestamp")
     if not isinstance(timestamp, str) or parse_timestamp(timestamp) is None:
         notes.repaired.append("meterValue without a valid timestamp")
@@ -155,7 +170,7 @@ def _sample(item: dict[str, Any], fallback_timestamp: str, notes: Notes) -> Mete
         measurand = sampled.get("measurand") or ENERGY  # the spec's default measurand
         if measurand not in values or sampled.get("format") == "SignedData":
             continue  # kept verbatim in raw; not a number we bill on
-        number = _scaled(sampled, measurand, notes)
+        number = scale(sampled, measurand, notes)
         if number is not None:
             values[measurand].append((_str_or_none(sampled.get("phase")), number))
     return MeterSample(
@@ -171,13 +186,13 @@ def _sample(item: dict[str, Any], fallback_timestamp: str, notes: Notes) -> Mete
 def _scaled(sampled: dict[str, Any], measurand: str, notes: Notes) -> float | None:
     raw_value = sampled.get("value")
     number = _number(raw_value)
-    if number is None or not math.isfinite(number) or not 0 <= number <= _CEILING[measurand]:
+    if number is None or not math.isfinite(number) or not 0 <= number <= CEILING[measurand]:
         notes.dropped.append(f"{measurand} value {raw_value!r} is not a usable number")
         return None
     if not isinstance(raw_value, str):
         notes.repaired.append(f"{measurand} value sent as a JSON number")
-    unit = sampled.get("unit") or _DEFAULT_UNIT[measurand]
-    scale = _UNITS[measurand].get(unit)
+    unit = sampled.get("unit") or DEFAULT_UNIT[measurand]
+    scale = UNITS[measurand].get(unit)
     if scale is None:
         notes.dropped.append(f"{measurand} in unit {unit!r}")
         return None

@@ -67,6 +67,7 @@ class SimSettings:
     ssl_context: ssl.SSLContext | None = None
     vendor: str = "Zapcharge"
     model: str = "SimCharger"
+    takes_reservations: bool = True  # False: a station without the reservation feature
 
     @property
     def endpoint(self) -> str:
@@ -187,6 +188,10 @@ class SimCharger:
         self._reserved_until.pop(c.id, None)
         if not c.busy:
             self._status(c, c.idle_status())
+
+    def reservation_expired(self, c: SimConnector) -> None:
+        """Its time ran out unused (1.6 only reports the connector's status again)."""
+        self.end_reservation(c)
 
     def start_transaction(self, c: SimConnector, id_tag: str) -> None:
         c.reservation = None  # a transaction for the reserved idTag ends the reservation
@@ -381,7 +386,7 @@ class SimCharger:
                 self.unplug(connector_id)
         for connector_id, due in list(self._reserved_until.items()):
             if now >= due:
-                self.end_reservation(self.connectors[connector_id])
+                self.reservation_expired(self.connectors[connector_id])
         if now >= heartbeat_due:
             heartbeat_due = now + self.heartbeat_interval_s
             self.send_heartbeat()

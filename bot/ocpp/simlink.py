@@ -4,62 +4,29 @@ library answers one CALL at a time, so a handler must never wait for a call of i
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
+
+from bot.ocpp import simwire
+from bot.ocpp.simwire import AnsweringLink
+from bot.ocpp.simwire import typed_on as _on
 
 if TYPE_CHECKING:
     from bot.ocpp.simcharger import SimCharger
 
 __all__ = ["SimLink"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _on(action: Action) -> Callable[[F], F]:
-    """The library's ``@on``, typed for mypy."""
-    return cast(Callable[[F], F], on(action))
-
-
 _READONLY = {"NumberOfConnectors"}
 _TRIGGERS = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
 
 
-class SimLink(ChargePoint):  # type: ignore[misc]
+class SimLink(AnsweringLink, ChargePoint):  # type: ignore[misc]
     def __init__(self, sim: SimCharger, ws: ClientConnection) -> None:
-        # The library logs every frame at INFO; keep that on its own logger.
-        super().__init__(sim.settings.charger_id, ws, 30, logging.getLogger("bot.ocpp.simwire"))
-        self.sim = sim
-        self.ws = ws
-        self._handling = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    async def route_message(self, raw_msg: str) -> None:
-        self._handling += 1
-        self._idle.clear()
-        try:
-            await super().route_message(raw_msg)
-        finally:
-            self._handling -= 1
-            if not self._handling:
-                self._idle.set()
-
-    async def close(self) -> None:
-        """Close once the command being handled is answered: a real charger answers a
-        Reset before it goes down."""
-        await self._idle.wait()
-        await self.ws.close()
-
-    def _got(self, action: str, **payload: Any) -> None:
-        self.sim.received.append((action, payload))
+        super().__init__(sim.settings.charger_id, ws, 30, simwire.WIRE_LOG)
+        self._wire_up(sim, ws)
 
     @_on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, connector_id: int | None = None, **kw: Any) -> Any:
@@ -121,15 +88,7 @@ class SimLink(ChargePoint):  # type: ignore[misc]
         if requested_message not in _TRIGGERS:
             return call_result.TriggerMessage(status="NotImplemented")
         chosen = [c for c in self.sim.connectors.values() if connector_id in (None, 0, c.id)]
-        if requested_message == "BootNotification":
-            self.sim.send_boot()
-        elif requested_message == "Heartbeat":
-            self.sim.send_heartbeat()
-        for c in chosen:
-            if requested_message == "StatusNotification":
-                self.sim.resend_status(c)
-            elif requested_message == "MeterValues":
-                self.sim.send_meter_values(c, "Trigger")
+        simwire.trigger(self.sim, requested_message, chosen, {"MeterValues"})
         return call_result.TriggerMessage(status="Accepted")
 
     @_on(Action.unlock_connector)
@@ -152,19 +111,8 @@ class SimLink(ChargePoint):  # type: ignore[misc]
     def on_change_availability(self, connector_id: int, type: str, **kw: Any) -> Any:
         self._got("ChangeAvailability", connector_id=connector_id, type=type)
         chosen = [c for c in self.sim.connectors.values() if connector_id in (0, c.id)]
-        if not chosen:
-            return call_result.ChangeAvailability(status="Rejected")
-        scheduled = False
-        for c in chosen:
-            if type == "Operative":
-                c.operative, c.pending_inoperative = True, False
-            elif c.busy:
-                c.pending_inoperative, scheduled = True, True  # after this transaction
-            else:
-                c.operative = False
-            if not c.busy:
-                self.sim.resend_status(c, c.idle_status())
-        return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+        status = simwire.change_availability(self.sim, chosen, type == "Operative")
+        return call_result.ChangeAvailability(status=status)
 
     @_on(Action.set_charging_profile)
     def on_set_charging_profile(
@@ -175,11 +123,7 @@ class SimLink(ChargePoint):  # type: ignore[misc]
             connector_id=connector_id,
             cs_charging_profiles=cs_charging_profiles,
         )
-        schedule = cs_charging_profiles.get("charging_schedule", {})
-        periods = schedule.get("charging_schedule_period") or [{}]
-        limit = float(periods[0].get("limit", 0))
-        if schedule.get("charging_rate_unit") == "A":
-            limit *= 230.0 * 3  # three phases at 230 V
+        limit = simwire.power_limit_w(cs_charging_profiles.get("charging_schedule", {}))
         for c in self.sim.connectors.values():
             if connector_id in (0, c.id):
                 c.limit_w = limit
@@ -197,18 +141,8 @@ class SimLink(ChargePoint):  # type: ignore[misc]
             reservation_id=reservation_id,
         )
         c = self.sim.connectors.get(connector_id)
-        if c is None:
-            return call_result.ReserveNow(status="Rejected")
-        if c.error_code != "NoError":
-            return call_result.ReserveNow(status="Faulted")
-        if not c.operative:
-            return call_result.ReserveNow(status="Unavailable")
-        held = c.reservation is not None and c.reservation[0] != reservation_id
-        if c.busy or held or (c.plugged and c.reservation is None):
-            return call_result.ReserveNow(status="Occupied")
-        until = datetime.fromisoformat(expiry_date.replace("Z", "+00:00")).timestamp()
-        self.sim.reserve(c, reservation_id, id_tag, until)
-        return call_result.ReserveNow(status="Accepted")
+        status = simwire.reserve(self.sim, c, reservation_id, id_tag, expiry_date)
+        return call_result.ReserveNow(status=status)
 
     @_on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **kw: Any) -> Any:

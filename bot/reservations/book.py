@@ -7,6 +7,7 @@ store's compare-and-set runs; nothing else writes a reservation's state.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from typing import Any
 
 from bot.errors import SessionError
 from bot.reservations.machine import ACTIVE, HOLDING, Event, State, advance
+from bot.sessions.record import Columns
 from bot.sessions.tariff import Quote
 from bot.store.db import Database
-from bot.store.reservations import ReservationRow, ReservationStore
+from bot.store.reservations import ReservationStore
 
 __all__ = ["Reservation", "ReservationBook"]
 
@@ -48,14 +50,17 @@ class Reservation:
     updated_at: float
 
     @classmethod
-    def of(cls, row: ReservationRow) -> Reservation:
-        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
-        values["state"] = State(row.state)
-        values["quote"] = Quote.from_json(row.quote)
+    def of(cls, row: Columns) -> Reservation:
+        """The record of a stored row (the store keeps relays as JSON and flags as 0/1)."""
+        values = {name: row[name] for name in cls.__dataclass_fields__}
+        values["state"] = State(row["state"])
+        values["quote"] = Quote.from_json(row["quote"])
+        values["payer_relays"] = tuple(json.loads(row["payer_relays"]))
+        values["release_pending"] = bool(row["release_pending"])
         return cls(**values)
 
 
-def _of(row: ReservationRow | None) -> Reservation | None:
+def _of(row: Columns | None) -> Reservation | None:
     return Reservation.of(row) if row is not None else None
 
 

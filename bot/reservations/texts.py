@@ -1,5 +1,6 @@
-"""What the bot tells a driver about a reservation, and the help text of every DM command:
-plain text, numbers in, message out, so wording lives in one place and tests can read it."""
+"""What the bot tells a driver about a reservation: plain text, numbers in, message out, so
+wording lives in one place and tests can read it. The list of DM commands is
+``bot.sessions.texts.HELP``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import UTC, datetime
 from bot.sessions.settlement import format_msat
 
 __all__ = [
-    "COMMANDS_HELP",
     "cancel_done",
     "cancel_not_yet",
     "cancel_nothing",
@@ -18,13 +18,6 @@ __all__ = [
     "reserved",
     "used",
 ]
-
-COMMANDS_HELP = (
-    "Commands: 'status' your session's numbers, 'stop' ends your charge, "
-    "'notify' tells you when this charger is free ('notify off' stops that), "
-    "'cancel' ends your reservation, 'help' this. Zap to charge; zap with the comment "
-    "'reserve' to hold a connector for you."
-)
 
 
 def _clock(at: float) -> str:

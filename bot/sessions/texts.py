@@ -30,9 +30,13 @@ __all__ = [
     "topup",
 ]
 
+# Every DM command the bot answers, whichever service serves it (bot/notify/desk.py routes
+# them): one text, so the "no session" reply and 'help' never list different commands.
 HELP = (
-    "Commands: 'status' shows your session's numbers, 'stop' ends your charge, "
-    "'help' shows this. Zap the charger again while charging to add budget."
+    "Commands: 'status' your session's numbers, 'stop' ends your charge, "
+    "'notify' tells you when this charger is free ('notify off' stops that), "
+    "'cancel' ends your reservation, 'help' this. Zap to charge (zap again while "
+    "charging to add budget); zap with the comment 'reserve' to hold a connector for you."
 )
 
 

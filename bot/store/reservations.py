@@ -1,5 +1,5 @@
-"""Rows of ``reservations`` and their transition log; no rules (those, and the typed
-record, are :mod:`bot.reservations.book`'s).
+"""Rows of ``reservations`` and their transition log, handed over as plain rows; no rules
+(those, and the typed record made from a row, are :mod:`bot.reservations.book`'s).
 
 A state change is a compare-and-set (``UPDATE ... WHERE id = ? AND state = ?``) in the same
 transaction as its log row: of two callers that both try to move a reservation on, exactly
@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import StoreError
 from bot.store.db import Database, Row
 
-__all__ = ["MUTABLE_FIELDS", "ReservationRow", "ReservationStore"]
+__all__ = ["MUTABLE_FIELDS", "ReservationStore"]
 
 MUTABLE_FIELDS = frozenset(
     {
@@ -33,40 +32,6 @@ MUTABLE_FIELDS = frozenset(
         "release_pending",
     }
 )
-
-
-@dataclass(frozen=True)
-class ReservationRow:
-    id: int  # also the OCPP reservationId
-    charger_id: str
-    connector_id: int
-    state: str
-    token: str = field(repr=False)
-    id_tag: str
-    payer_pubkey: str | None
-    payer_relays: tuple[str, ...]
-    quote: str  # Quote.to_json()
-    payment_hash: str
-    fee_msat: int
-    minutes: float
-    paid_msat: int
-    kept_msat: int
-    refund_msat: int | None
-    credited_session_id: str | None
-    refund_session_id: str | None
-    end_reason: str | None
-    reserved_at: float | None
-    expires_at: float | None
-    release_pending: bool
-    created_at: float
-    updated_at: float
-
-    @classmethod
-    def from_row(cls, row: Row) -> ReservationRow:
-        values = {name: row[name] for name in cls.__dataclass_fields__}
-        values["payer_relays"] = tuple(json.loads(row["payer_relays"]))
-        values["release_pending"] = bool(row["release_pending"])
-        return cls(**values)
 
 
 class ReservationStore:
@@ -88,7 +53,7 @@ class ReservationStore:
         fee_msat: int,
         minutes: float,
         state: str,
-    ) -> ReservationRow:
+    ) -> Row:
         now = self._clock()
         new_id = await self._db.insert(
             "INSERT INTO reservations (charger_id, connector_id, state, token, id_tag,"
@@ -114,18 +79,16 @@ class ReservationStore:
         assert found is not None  # just inserted, in this process
         return found
 
-    async def get(self, reservation_id: int) -> ReservationRow | None:
+    async def get(self, reservation_id: int) -> Row | None:
         return await self._one("id = ?", (reservation_id,))
 
-    async def by_payment_hash(self, payment_hash: str) -> ReservationRow | None:
+    async def by_payment_hash(self, payment_hash: str) -> Row | None:
         return await self._one("payment_hash = ?", (payment_hash,))
 
-    async def by_token(self, token: str) -> ReservationRow | None:
+    async def by_token(self, token: str) -> Row | None:
         return await self._one("token = ?", (token,))
 
-    async def in_states(
-        self, states: Collection[str], charger_id: str | None = None
-    ) -> list[ReservationRow]:
+    async def in_states(self, states: Collection[str], charger_id: str | None = None) -> list[Row]:
         values = list(states)
         where = f"state IN ({_marks(values)})"
         if charger_id is not None:
@@ -134,17 +97,17 @@ class ReservationStore:
             f"SELECT * FROM reservations WHERE {where} ORDER BY id",  # noqa: S608 -- only placeholders are interpolated
             values,
         )
-        return [ReservationRow.from_row(row) for row in rows]
+        return list(rows)
 
-    async def to_release(self) -> list[ReservationRow]:
+    async def to_release(self) -> list[Row]:
         rows = await self._db.fetchall(
             "SELECT * FROM reservations WHERE release_pending = 1 ORDER BY id"
         )
-        return [ReservationRow.from_row(row) for row in rows]
+        return list(rows)
 
     async def transition(
         self, reservation_id: int, expected: str, new: str, event: str, **fields: Any
-    ) -> ReservationRow | None:
+    ) -> Row | None:
         """From ``expected`` to ``new`` and set ``fields``, atomically, with its log row;
         None when the reservation was not in ``expected`` (another caller won)."""
         async with self._db.transaction() as tx:
@@ -162,7 +125,7 @@ class ReservationStore:
                 (reservation_id, expected, new, event, self._clock()),
             )
             row = await tx.fetchone("SELECT * FROM reservations WHERE id = ?", (reservation_id,))
-        return ReservationRow.from_row(row) if row else None
+        return row
 
     async def update(self, reservation_id: int, expected: str, **fields: Any) -> bool:
         """Facts without a state change, only while still in ``expected``."""
@@ -197,9 +160,9 @@ class ReservationStore:
         )
         return [(r["from_state"], r["to_state"], r["event"]) for r in rows]
 
-    async def _one(self, where: str, params: Sequence[Any]) -> ReservationRow | None:
+    async def _one(self, where: str, params: Sequence[Any]) -> Row | None:
         row = await self._db.fetchone(f"SELECT * FROM reservations WHERE {where}", params)  # noqa: S608 -- callers pass fixed SQL
-        return ReservationRow.from_row(row) if row else None
+        return row
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:

@@ -165,3 +165,7 @@ async def test_free_now_one_pending_per_charger_and_help(tmp_path: Path) -> None
             help_text = await bot.dm_matching(driver, r"^Commands:")
             for word in ("'status'", "'stop'", "'notify'", "'notify off'", "'cancel'", "reserve"):
                 assert word in help_text
+            # A driver with no session is told every command too, in the same words.
+            await bot.dm(driver, "stop")
+            no_session = await bot.dm_matching(driver, r"^You have no session on this charger")
+            assert no_session.endswith(help_text)

@@ -46,9 +46,12 @@ async def _status_event(bot: Bot, driver: Driver) -> dict[str, object]:
     return found
 
 
-async def test_reserve_then_charge_counts_the_fee_toward_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_reserve_then_charge_counts_the_fee_toward_the_session(
+    tmp_path: Path, ocpp: str
+) -> None:
     async with bot_stack(tmp_path) as bot:
-        sim = await bot.charger()
+        sim = await bot.charger(ocpp)
         async with Driver([bot.relay_url]) as driver, Driver([bot.relay_url]) as other:
             fee_hash = await _reserved(bot, driver)
             text = await bot.dm_matching(driver, r"^Reserved: connector 1 is held for you")
@@ -85,10 +88,11 @@ async def test_reserve_then_charge_counts_the_fee_toward_the_session(tmp_path: P
         assert bot.rows("SELECT * FROM reservations WHERE payment_hash = ?", (fee_hash,))
 
 
-async def test_time_runs_out_and_the_fee_is_kept(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_time_runs_out_and_the_fee_is_kept(tmp_path: Path, ocpp: str) -> None:
     tariff = "reservation_minutes = 0.05\nreservation_fee_msat = 200000\n"  # 3 s
     async with bot_stack(tmp_path, tariff=tariff) as bot:
-        sim = await bot.charger()
+        sim = await bot.charger(ocpp)
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
             await wait_for(lambda: bot.reservation_state() == "expired", 15, "expired")
@@ -104,9 +108,10 @@ async def test_time_runs_out_and_the_fee_is_kept(tmp_path: Path) -> None:
         assert not bot.rows("SELECT * FROM refunds")
 
 
-async def test_charger_refuses_and_the_fee_goes_back_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_charger_refuses_and_the_fee_goes_back_whole(tmp_path: Path, ocpp: str) -> None:
     async with bot_stack(tmp_path) as bot:
-        sim = await bot.charger()
+        sim = await bot.charger(ocpp)
         async with Driver([bot.relay_url]) as driver:
             # A car plugged in before the charger reported it: the charger says Occupied.
             sim.connectors[1].plugged = True
@@ -126,10 +131,11 @@ async def test_charger_refuses_and_the_fee_goes_back_whole(tmp_path: Path) -> No
         await wait_for(lambda: bot.session(refund["id"])["state"] == "closed", 15)
 
 
-async def test_cancel_gives_back_the_unused_share(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_cancel_gives_back_the_unused_share(tmp_path: Path, ocpp: str) -> None:
     tariff = "reservation_minutes = 5\nreservation_fee_msat = 200000\n"
     async with bot_stack(tmp_path, tariff=tariff) as bot:
-        sim = await bot.charger()
+        sim = await bot.charger(ocpp)
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
             await bot.dm(driver, "status")
@@ -168,9 +174,10 @@ async def test_charger_offline_refunds_the_fee_and_releases_it_later(tmp_path: P
         assert books_of_reservation(bot)["refunded"] == FEE
 
 
-async def test_fault_refunds_the_fee_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
+async def test_fault_refunds_the_fee_whole(tmp_path: Path, ocpp: str) -> None:
     async with bot_stack(tmp_path) as bot:
-        sim = await bot.charger()
+        sim = await bot.charger(ocpp)
         async with Driver([bot.relay_url]) as driver:
             await _reserved(bot, driver)
             sim.fault(1)
@@ -240,10 +247,10 @@ async def test_wallet_only_driver_reserves_and_cancels_on_the_page(tmp_path: Pat
 
 
 async def test_a_station_without_reservations_refunds_the_fee_whole(tmp_path: Path) -> None:
-    """The simulated OCPP 2.0.1 station implements no ReserveNow (a CALLERROR): the bot
-    refunds the fee and asks it to cancel nothing."""
+    """A 2.0.1 station without the optional reservation feature answers ReserveNow with a
+    CALLERROR: the bot refunds the fee and asks it to cancel nothing."""
     async with bot_stack(tmp_path) as bot:
-        sim = await bot.charger(ocpp="2.0.1")
+        sim = await bot.charger(ocpp="2.0.1", takes_reservations=False)
         async with Driver([bot.relay_url]) as driver:
             await bot.zap(driver, FEE, "reserve")
             await wait_for(lambda: bot.reservation_state() == "refunded", 15, "refunded")

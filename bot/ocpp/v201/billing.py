@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.log import charger_log
+from bot.ocpp.billing import report_readings
 from bot.ocpp.handlers import Handler, iso_time
 from bot.ocpp.plausible import Allowance, register_problem
 from bot.ocpp.readings import Notes, Unusable, integer, parse_timestamp, text
@@ -297,13 +298,9 @@ class Billing:
     async def _report_readings(
         self, charger_id: str, row: TransactionRow, samples: Sequence[MeterSample]
     ) -> None:
-        try:
-            await self._context.base.events.meter_values(
-                charger_id, row.connector_id, row.id, samples
-            )
-        except Exception:
-            # Stored already; the next event carries the register again.
-            charger_log(log, charger_id).exception("meter_values event failed")
+        await report_readings(
+            self._context.base.events, charger_id, row.connector_id, row.id, samples
+        )
 
     # -- MeterValues and StatusNotification -------------------------------------------------
 
@@ -332,12 +329,9 @@ class Billing:
             ]
         )
         if row is None or row.authorized:
-            try:
-                await base.events.meter_values(
-                    charger_id, evse_id, row.id if row else None, samples
-                )
-            except Exception:
-                charger_log(log, charger_id).exception("meter_values event failed")
+            await report_readings(
+                base.events, charger_id, evse_id, row.id if row else None, samples
+            )
         return {}
 
     async def status_notification(

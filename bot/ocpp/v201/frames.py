@@ -35,6 +35,7 @@ from bot.ocpp.frames import (
     CallResult,
     FrameError,
     MessageType,
+    call_result,
 )
 from bot.ocpp.values import loads, storable, value_error
 
@@ -94,19 +95,7 @@ def parse_frame(text: str) -> Call | CallResult | CallError:
     if kind == MessageType.CALL:
         return _call(message, unique_id)
     if kind == MessageType.CALLRESULT:
-        if len(message) != 3 or not isinstance(message[2], dict):
-            raise FrameError(
-                ErrorCode.FORMAT_VIOLATION,
-                "a CALLRESULT is [3, id, {payload}]",
-                unique_id,
-                reply=False,
-            )
-        invalid = value_error(message[2])
-        if invalid is not None:
-            raise FrameError(
-                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, invalid, unique_id, reply=False
-            )
-        return CallResult(unique_id, message[2])
+        return call_result(message, unique_id, shape_code=ErrorCode.FORMAT_VIOLATION)
     if len(message) != 5 or not all(isinstance(m, str) for m in message[2:4]):
         raise FrameError(
             ErrorCode.FORMAT_VIOLATION,

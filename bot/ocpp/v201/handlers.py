@@ -77,6 +77,7 @@ class Handlers:
             "DataTransfer": self._data_transfer,
             "FirmwareStatusNotification": self._notification,
             "LogStatusNotification": self._notification,
+            "ReservationStatusUpdate": self._reservation_status,
         }
         self._lenient = billing
 
@@ -254,6 +255,18 @@ class Handlers:
             "DataTransfer from vendor %r refused", payload.get("vendorId")
         )
         return {"status": "UnknownVendorId"}
+
+    async def _reservation_status(
+        self, charger_id: str, payload: dict[str, Any], raw: str
+    ) -> dict[str, Any]:
+        """Expired or Removed at the station. The reservation service keeps its own clock
+        and watches the connector's status (a fault refunds the fee), so this is logged."""
+        charger_log(log, charger_id).info(
+            "reservation %s: %s at the station",
+            payload["reservationId"],
+            payload["reservationUpdateStatus"],
+        )
+        return {}
 
     async def _notification(
         self, charger_id: str, payload: dict[str, Any], raw: str

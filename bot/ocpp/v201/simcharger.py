@@ -99,6 +99,16 @@ class SimCharger201(SimCharger):
     def send_heartbeat(self) -> None:
         self._send(call.Heartbeat())
 
+    def reservation_expired(self, c: SimConnector) -> None:
+        """2.0.1 tells the CSMS (H01.FR.17), then the connector is Available again."""
+        if c.reservation is not None:
+            self._send(
+                call.ReservationStatusUpdate(
+                    reservation_id=c.reservation[0], reservation_update_status="Expired"
+                )
+            )
+        self.end_reservation(c)
+
     def _status(self, c: SimConnector, status: str, *, force: bool = False) -> None:
         c.status = status
         wire = _CONNECTOR_STATUS.get(status, "Unavailable")

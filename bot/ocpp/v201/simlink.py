@@ -4,22 +4,22 @@ the simulated state and queue messages; they never wait for a call of their own.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import on
+from ocpp.exceptions import NotSupportedError
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.client import ClientConnection
 
+from bot.ocpp import simwire
+from bot.ocpp.simwire import AnsweringLink
+from bot.ocpp.simwire import typed_on as _on
+
 if TYPE_CHECKING:
+    from bot.ocpp.simstate import SimConnector
     from bot.ocpp.v201.simcharger import SimCharger201
 
 __all__ = ["SimLink201"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _TRIGGERS = {
     "BootNotification",
@@ -30,42 +30,18 @@ _TRIGGERS = {
 }
 
 
-def _on(action: Action) -> Callable[[F], F]:
-    """The library's ``@on``, typed for mypy."""
-    return cast(Callable[[F], F], on(action))
+class SimLink201(AnsweringLink, ChargePoint):  # type: ignore[misc]
+    sim: SimCharger201
 
-
-class SimLink201(ChargePoint):  # type: ignore[misc]
     def __init__(self, sim: SimCharger201, ws: ClientConnection) -> None:
-        super().__init__(sim.settings.charger_id, ws, 30, logging.getLogger("bot.ocpp.simwire"))
-        self.sim = sim
-        self.ws = ws
-        self._handling = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        super().__init__(sim.settings.charger_id, ws, 30, simwire.WIRE_LOG)
+        self._wire_up(sim, ws)
 
-    async def route_message(self, raw_msg: str) -> None:
-        self._handling += 1
-        self._idle.clear()
-        try:
-            await super().route_message(raw_msg)
-        finally:
-            self._handling -= 1
-            if not self._handling:
-                self._idle.set()
-
-    async def close(self) -> None:
-        """Close once the command being handled is answered."""
-        await self._idle.wait()
-        await self.ws.close()
-
-    def _got(self, action: str, **payload: Any) -> None:
-        self.sim.received.append((action, payload))
-
-    def _free(self, evse_id: int | None) -> Any:
+    def _free(self, evse_id: int | None, id_token: str) -> Any:
+        """A usable EVSE that is not held for another token (a reserved one starts only for
+        the reservation's own token)."""
         for c in self.sim.connectors.values():
-            usable = not c.busy and c.operative and c.error_code == "NoError"
-            if usable and evse_id in (None, c.id):
+            if c.free_for(id_token) and evse_id in (None, c.id):
                 return c
         return None
 
@@ -79,7 +55,7 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
             remote_start_id=remote_start_id,
             evse_id=evse_id,
         )
-        chosen = self._free(evse_id)
+        chosen = self._free(evse_id, id_token["id_token"])
         if chosen is None:
             return call_result.RequestStartTransaction(status="Rejected")
         self.sim.remote_start_ids[chosen.id] = remote_start_id
@@ -157,15 +133,7 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
             return call_result.TriggerMessage(status="NotImplemented")
         evse_id = evse["id"] if evse else None
         chosen = [c for c in self.sim.connectors.values() if evse_id in (None, c.id)]
-        if requested_message == "BootNotification":
-            self.sim.send_boot()
-        elif requested_message == "Heartbeat":
-            self.sim.send_heartbeat()
-        for c in chosen:
-            if requested_message == "StatusNotification":
-                self.sim.resend_status(c)
-            elif requested_message in ("MeterValues", "TransactionEvent"):
-                self.sim.send_meter_values(c, "Trigger")
+        simwire.trigger(self.sim, requested_message, chosen, {"MeterValues", "TransactionEvent"})
         return call_result.TriggerMessage(status="Accepted")
 
     @_on(Action.unlock_connector)
@@ -191,19 +159,51 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
         self._got("ChangeAvailability", operational_status=operational_status, evse=evse)
         evse_id = evse["id"] if evse else None
         chosen = [c for c in self.sim.connectors.values() if evse_id in (None, 0, c.id)]
-        if not chosen:
-            return call_result.ChangeAvailability(status="Rejected")
-        scheduled = False
-        for c in chosen:
-            if operational_status == "Operative":
-                c.operative, c.pending_inoperative = True, False
-            elif c.busy:
-                c.pending_inoperative, scheduled = True, True  # after this transaction
-            else:
-                c.operative = False
-            if not c.busy:
-                self.sim.resend_status(c, c.idle_status())
-        return call_result.ChangeAvailability(status="Scheduled" if scheduled else "Accepted")
+        status = simwire.change_availability(self.sim, chosen, operational_status == "Operative")
+        return call_result.ChangeAvailability(status=status)
+
+    @_on(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        evse_id: int | None = None,
+        **kw: Any,
+    ) -> Any:
+        self._got(
+            "ReserveNow",
+            id=id,
+            expiry_date_time=expiry_date_time,
+            id_tag=id_token["id_token"],
+            evse_id=evse_id,
+        )
+        if not self.sim.settings.takes_reservations:
+            # Reservation is an optional functional block in 2.0.1; without it a station
+            # has no handler and answers with a CALLERROR.
+            raise NotSupportedError(details={"cause": "this station takes no reservations"})
+        token = id_token["id_token"]
+        if evse_id is None:  # any EVSE will do (H01.FR.04): the first that is free
+            free = [c for c in self.sim.connectors.values() if c.free_for(token)]
+            if not free:
+                return call_result.ReserveNow(status="Occupied")
+            chosen: SimConnector | None = free[0]
+        else:
+            chosen = self.sim.connectors.get(evse_id)
+        # The same id again replaces the reservation (H01.FR.02).
+        status = simwire.reserve(self.sim, chosen, id, token, expiry_date_time)
+        return call_result.ReserveNow(status=status)
+
+    @_on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **kw: Any) -> Any:
+        self._got("CancelReservation", reservation_id=reservation_id)
+        if not self.sim.settings.takes_reservations:
+            raise NotSupportedError(details={"cause": "this station takes no reservations"})
+        for c in self.sim.connectors.values():
+            if c.reservation is not None and c.reservation[0] == reservation_id:
+                self.sim.end_reservation(c)
+                return call_result.CancelReservation(status="Accepted")
+        return call_result.CancelReservation(status="Rejected")
 
     @_on(Action.set_charging_profile)
     def on_set_charging_profile(
@@ -211,10 +211,7 @@ class SimLink201(ChargePoint):  # type: ignore[misc]
     ) -> Any:
         self._got("SetChargingProfile", evse_id=evse_id, charging_profile=charging_profile)
         schedule = (charging_profile.get("charging_schedule") or [{}])[0]
-        periods = schedule.get("charging_schedule_period") or [{}]
-        limit = float(periods[0].get("limit", 0))
-        if schedule.get("charging_rate_unit") == "A":
-            limit *= 230.0 * 3  # three phases at 230 V
+        limit = simwire.power_limit_w(schedule)
         for c in self.sim.connectors.values():
             if evse_id in (0, c.id):
                 c.limit_w = limit

@@ -57,3 +57,12 @@ def test_what_cannot_be_used_is_noted_not_guessed() -> None:
     assert "meterValue without a valid timestamp" in notes.repaired
     assert latest_energy(samples) is None
     assert meter_samples(None, fallback_timestamp="x", notes=notes) == []
+
+
+def test_a_reading_beyond_what_a_meter_can_show_is_dropped_as_in_1_6() -> None:
+    notes = Notes()
+    beyond = {"value": 3.0, "unitOfMeasure": {"unit": "Wh", "multiplier": 9}}  # 3 TWh
+    item = {"timestamp": "2026-01-05T10:00:00Z", "sampledValue": [beyond]}
+    [sample] = meter_samples([item], fallback_timestamp="x", notes=notes)
+    assert sample.energy_wh is None
+    assert notes.dropped == ["Energy.Active.Import.Register value 3.0 x10^9 is not plausible"]

@@ -103,6 +103,8 @@ async def test_notifications_are_answered_and_kept(site: Site) -> None:
         assert await raw.ok("NotifyReport", report) == {}
         authorize = {"idToken": {"idToken": "TAG-OK", "type": "Central"}}
         assert await raw.ok("Authorize", authorize) == {"idTokenInfo": {"status": "Accepted"}}
+        expired = {"reservationId": 7, "reservationUpdateStatus": "Expired"}
+        assert await raw.ok("ReservationStatusUpdate", expired) == {}
     kinds = [a.kind for a in await site.central.chargers.anomalies("cp-001")]
     assert kinds == ["security event"]
     charger = await site.central.chargers.get("cp-001")

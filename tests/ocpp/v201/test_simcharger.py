@@ -3,6 +3,8 @@ replayed in order after a reconnect, and the Ended of an unplug while away."""
 
 from __future__ import annotations
 
+import time
+
 from bot.store.meter_log import transaction_chain, verify_chain
 from tests.helpers import scaled
 from tests.ocpp.support import Site, wait_until
@@ -61,3 +63,33 @@ async def test_an_unplug_while_offline_ends_the_transaction_after_the_reconnect(
     assert ended is not None and ended["offline"] == 1
     last_status = site.events.named("connector_status")[-1]
     assert last_status[1:3] == (1, "Available")  # the car is gone, the EVSE is free again
+
+
+def _last_status(site: Site) -> str | None:
+    statuses = [status for _, _, status, _ in site.events.named("connector_status")]
+    return statuses[-1] if statuses else None
+
+
+async def test_a_reservation_holds_the_evse_for_its_token_and_expires(site: Site) -> None:
+    async with station(site, clock_speed=1.0) as sim:
+        central = site.central
+        until = time.time() + 1.5
+        answer = await central.reserve_now(
+            "cp-001", 1, until=until, id_tag="TAG-R", reservation_id=7
+        )
+        assert answer == "Accepted"
+        await wait_until(lambda: _last_status(site) == "Reserved")
+        # Held: another token cannot start there, nor reserve it.
+        assert not await central.remote_start("cp-001", 1, "TAG-OTHER")
+        again = await central.reserve_now(
+            "cp-001", 1, until=until, id_tag="TAG-X", reservation_id=8
+        )
+        assert again == "Occupied"
+        # Its time runs out: the station says so (H01.FR.17), the CSMS answers, and the
+        # EVSE is free again.
+        await sim.wait_for(lambda: sim.connectors[1].reservation is None, scaled(10))
+        await wait_until(lambda: any(a == "ReservationStatusUpdate" for a, _ in sim.sent), 10)
+        [update] = [r for a, r in sim.sent if a == "ReservationStatusUpdate"]
+        assert update is not None  # a result, not a CALLERROR
+        await wait_until(lambda: _last_status(site) == "Available")
+        assert await central.cancel_reservation("cp-001", 7) is False  # nothing left to cancel
