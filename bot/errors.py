@@ -7,7 +7,8 @@
     ├── StartupError           a part cannot start (port in use, no node socket); names the fix
     ├── StoreError             the SQLite store failed or holds something impossible
     ├── LightningError         the Lightning backend refused or failed (carries the CLN code)
-    │   └── LightningUnavailable   the node could not be reached: retry, never "failed"
+    │   ├── LightningUnavailable   the node could not be reached: retry, never "failed"
+    │   └── NwcProtocolError       a NIP-47 message (or its encryption) is malformed
     ├── OcppError              a charger answered with a CALLERROR or did not answer
     │   └── ChargerOffline     the charger is not connected
     ├── NostrError             relays, signing, encryption
@@ -36,6 +37,7 @@ __all__ = [
     "LightningUnavailable",
     "LnurlError",
     "NostrError",
+    "NwcProtocolError",
     "OcppError",
     "PriceFeedUnavailable",
     "PricingError",
@@ -80,6 +82,12 @@ class LightningError(ZapchargeError):
 
 class LightningUnavailable(LightningError):
     """The node could not be reached. Never a definite payment failure."""
+
+
+class NwcProtocolError(LightningError):
+    """A Nostr Wallet Connect message is malformed: bad JSON, wrong types, missing fields, or
+    a payload that does not decrypt. The wallet's words are unusable, so this is no outage:
+    not retryable by itself (a client that lost track of a payment treats it as unknown)."""
 
 
 class OcppError(ZapchargeError):

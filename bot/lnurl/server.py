@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.config import ListenAddress
 from bot.lnurl.edges import lnurl_edges
+from bot.nostr.zaps import MAX_REQUEST_CHARS
 
 __all__ = ["HttpServer", "RouteProvider"]
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # Requests are small JSON/HTML exchanges; nothing legitimate comes near this.
 MAX_REQUEST_BYTES = 64 * 1024
+# But a zap request comes URL-encoded in the callback's query: up to 12 characters on the
+# request line for each of its characters (a 4-byte UTF-8 one, percent-encoded). The
+# parser's default of 8 KiB would refuse a lawful one with a bare 400 before our handler,
+# so a wallet would never read why; beyond this line the parser still refuses.
+MAX_REQUEST_LINE = 12 * MAX_REQUEST_CHARS + 4096
 
 
 class RouteProvider(Protocol):
@@ -63,7 +69,11 @@ class HttpServer:
 
     async def run(self) -> None:
         runner = web.AppRunner(
-            self.application(), access_log=None, handle_signals=False, shutdown_timeout=2.0
+            self.application(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            max_line_size=MAX_REQUEST_LINE,
         )
         try:
             await runner.setup()

@@ -17,13 +17,14 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import coincurve
 
 from bot.config.keys import ChargerKeys
 
-__all__ = ["sign_own"]
+__all__ = ["event_digest", "needs_sdk", "sign_own", "verify_own"]
 
 _OTHER_CONTROL = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]")
 
@@ -41,6 +42,34 @@ def needs_sdk(content: str, tags: Sequence[Sequence[str]]) -> bool:
     )
 
 
+def event_digest(
+    pubkey: str, created_at: int, kind: int, tags: Sequence[Sequence[str]], content: str
+) -> bytes:
+    """The NIP-01 id as bytes. Call :func:`needs_sdk` first."""
+    serialised = json.dumps(
+        [0, pubkey, created_at, kind, [list(tag) for tag in tags], content],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(serialised.encode()).digest()
+
+
+def verify_own(event: Mapping[str, Any]) -> bool:
+    """True when the event's ``id`` is its NIP-01 id and ``sig`` its BIP-340 signature by
+    ``pubkey``. The fields must have their NIP-01 types (the caller checks) and
+    :func:`needs_sdk` must be false; bad hex is simply False."""
+    digest = event_digest(
+        event["pubkey"], event["created_at"], event["kind"], event["tags"], event["content"]
+    )
+    if digest.hex() != event["id"].lower():
+        return False
+    try:
+        key = coincurve.PublicKeyXOnly(bytes.fromhex(event["pubkey"]))
+        return bool(key.verify(bytes.fromhex(event["sig"]), digest))
+    except ValueError:  # not hex, not a point on the curve, not 64 bytes
+        return False
+
+
 def sign_own(
     keys: ChargerKeys,
     kind: int,
@@ -51,10 +80,7 @@ def sign_own(
     """(event id hex, NIP-01 JSON) of the signed event. Call :func:`needs_sdk` first."""
     pubkey, private = keys.public_key_hex, _private_key(keys)
     tag_lists = [list(tag) for tag in tags]
-    serialised = json.dumps(
-        [0, pubkey, created_at, kind, tag_lists, content], separators=(",", ":"), ensure_ascii=False
-    )
-    digest = hashlib.sha256(serialised.encode()).digest()
+    digest = event_digest(pubkey, created_at, kind, tag_lists, content)
     signature = private.sign_schnorr(digest, os.urandom(32))
     event = {
         "id": digest.hex(),

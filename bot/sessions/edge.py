@@ -43,17 +43,20 @@ def power_limit_w(
 ) -> int | None:
     """The new power cap to send, or None to leave things as they are.
 
-    The cap makes ``remaining_wh`` last ``horizon_s``; it is sent only when it is at most
-    half the cap in force (or full power), so a session sees a handful of profiles, not one
+    The cap makes ``remaining_wh`` last ``horizon_s``. The first is sent once it takes a
+    quarter off full power (earlier would change next to nothing; later, measured with
+    bench/overshoot.py, left a kill between two readings uncapped); each next one only when
+    it is at most half the cap in force, so a session sees a handful of profiles, not one
     per reading.
     """
     if not edge.limiting or max_power_w <= 0:
         return None
     wanted = max(edge.min_power_w, remaining_wh * 3600 // edge.horizon_s)
-    in_force = max_power_w if current_limit_w is None else current_limit_w
-    if wanted >= max_power_w or 2 * wanted > in_force:
-        return None
-    return int(wanted)
+    if current_limit_w is None:
+        send = 4 * wanted <= 3 * max_power_w
+    else:
+        send = 2 * wanted <= current_limit_w
+    return int(wanted) if send and wanted < max_power_w else None
 
 
 def blind_reach(*, remaining_wh: int, power_w: int, silent_s: float, stop_latency_s: float) -> bool:

@@ -66,3 +66,21 @@ async def test_answers_carry_cors_and_other_paths_are_left_alone(site: Site) -> 
         assert response.status == 404
         assert "Access-Control-Allow-Origin" not in response.headers
         assert response.content_type == "text/plain"
+
+
+async def test_a_zap_request_as_long_as_we_take_reaches_the_callback(site: Site) -> None:
+    """A zap request travels URL-encoded in the callback's query: one near our size limit
+    (bot.nostr.zaps.MAX_REQUEST_CHARS) is three times as long on the request line. It must
+    get the callback's own answer, not the HTTP parser's bare 400 for long lines."""
+    from urllib.parse import quote
+
+    from bot.nostr.zaps import MAX_REQUEST_CHARS
+
+    zap_request = '{"kind":9734,"content":"' + "\u2603" * (MAX_REQUEST_CHARS // 4) + '"}'
+    target = "/lnurlp/cp-001/callback?amount=1000000&nostr=" + quote(zap_request)
+    assert len(target) > 3 * 8190  # well past the parser's default line limit
+    async with site.http.get(site.base + target) as response:
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        body = await response.json(content_type=None)
+    assert body["status"] == "ERROR"
+    assert "zap request" in body["reason"]

@@ -23,8 +23,11 @@ EDGE = Edge(horizon_s=300, min_power_w=1_400, late_after_s=30)
     ("remaining_wh", "in_force", "expected"),
     [
         (5_000, None, None),  # 5 kWh at 22 kW lasts 818 s: no cap yet
-        (1_800, None, None),  # 295 s at full power, but the cap would be 21.6 kW: not half
+        (1_800, None, None),  # 295 s at full power, but the cap would be 21.6 kW: too little
+        (1_400, None, None),  # 16.8 kW: not yet a quarter off
+        (1_300, None, 15_600),  # the first cap: 1,300 Wh over 300 s
         (900, None, 10_800),  # 900 Wh over 300 s
+        (900, 15_600, None),  # not half of the cap in force
         (900, 10_800, None),  # in force already
         (400, 10_800, 4_800),  # halved again
         (50, 4_800, 1_400),  # never below the minimum
@@ -57,7 +60,7 @@ async def test_near_the_end_the_power_is_capped(tmp_path: Path, ocpp: str) -> No
     assert profiles, "no power cap was sent"
     limits = [r.wire.profile_limit_w(p) for p in profiles]
     assert limits == sorted(limits, reverse=True) and limits[-1] >= 1_400
-    assert limits[0] <= 22_000 // 2
+    assert limits[0] <= 22_000 * 3 // 4  # the first cap takes a quarter off at least
     assert done.stop_reason == Event.BUDGET_REACHED.value and 0 < done.energy_wh <= 1200
 
 

@@ -24,6 +24,22 @@ def add_parser(commands: Any) -> None:
     )
     _common(simnode, None)
     simnode.add_argument("--wire-log", type=Path, help="append every exchange to FILE (JSON lines)")
+    simnode.add_argument(
+        "--nwc",
+        type=Path,
+        metavar="FILE",
+        help="also run a SIMULATED Nostr Wallet Connect (NIP-47) wallet service on this node's "
+        "ledger; write its connection URI to FILE (mode 0600)",
+    )
+    simnode.add_argument("--nwc-relay", metavar="URL", help="the wallet service's relay")
+    simnode.add_argument(
+        "--nwc-fault",
+        action="append",
+        default=[],
+        metavar="FAULT",
+        help="for tests: nip04_only, no_notifications, duplicate_notifications, offline, "
+        "drop_notifications=N, drop_responses=METHOD:N, without=METHOD (repeatable)",
+    )
     actions = simnode.add_subparsers(dest="simnode_command", metavar="ACTION")
     pay = actions.add_parser("pay", help="pay an invoice of the running node, as a wallet would")
     _common(pay, argparse.SUPPRESS)
@@ -55,8 +71,27 @@ def main_from_args(args: argparse.Namespace) -> int:
         return _payments(lightning_dir, network, as_json=args.json)
     from bot.lightning.simnode.process import run_node
 
-    asyncio.run(run_node(lightning_dir, network, args.wire_log))
+    asyncio.run(run_node(lightning_dir, network, args.wire_log, _wallet_options(args)))
     return 0
+
+
+def _wallet_options(args: argparse.Namespace) -> Any:
+    """The NWC wallet service's options, or None without ``--nwc``."""
+    from bot.errors import ConfigError
+
+    if args.nwc is None:
+        if args.nwc_relay or args.nwc_fault:
+            raise ConfigError("simnode", "--nwc", "required with --nwc-relay and --nwc-fault")
+        return None
+    if not args.nwc_relay:
+        raise ConfigError("simnode", "--nwc-relay", "required with --nwc")
+    from bot.lightning.nwc.simwallet import WalletOptions, parse_faults
+
+    try:
+        faults = parse_faults(args.nwc_fault)
+    except ValueError as exc:
+        raise ConfigError("simnode", "--nwc-fault", str(exc)) from None
+    return WalletOptions(args.nwc.expanduser().resolve(), args.nwc_relay, faults)
 
 
 async def _pay(lightning_dir: Path, network: str, bolt11: str, amount: int | None) -> int:

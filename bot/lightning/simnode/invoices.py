@@ -64,14 +64,21 @@ def issue_invoice(
     description_hash_only: bool,
     expiry_s: int,
     created_at: int,
+    description_hash: str | None = None,
 ) -> IssuedInvoice:
-    """Sign a BOLT11 invoice with ``node_key`` (hex secret key)."""
+    """Sign a BOLT11 invoice with ``node_key`` (hex secret key).
+
+    ``description_hash`` (hex): commit to this hash rather than to ``description``'s; NWC's
+    make_invoice may send only the hash of a description the node never sees.
+    """
     payment_hash = hashlib.sha256(preimage).hexdigest()
     tags = Tags()
     tags.add(TagChar.payment_hash, payment_hash)
     tags.add(TagChar.payment_secret, payment_secret.hex())
     encoded_description = description.encode("utf-8")
-    if description_hash_only:
+    if description_hash is not None:
+        tags.add(TagChar.description_hash, description_hash)
+    elif description_hash_only:
         tags.add(TagChar.description_hash, hashlib.sha256(encoded_description).hexdigest())
     elif len(encoded_description) > MAX_DESCRIPTION_BYTES:
         raise RpcFault(

@@ -34,13 +34,17 @@ from bot.lightning.simnode.rpc import (
 )
 from bot.lightning.simnode.state import SimState
 
-__all__ = ["ALIAS", "VERSION", "SimNode"]
+__all__ = ["ALIAS", "VERSION", "SettledListener", "SimNode"]
 
 VERSION = "zapcharge-simnode-1"  # never a lightningd version: this is a simulation
 ALIAS = "ZAPCHARGE-SIMNODE"
 DEFAULT_EXPIRY_S = 604800  # lightningd's default: one week
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+# Told of every settlement: ("incoming", payment_hash) when an invoice is paid,
+# ("outgoing", payment_hash) when a payment completes. The NWC wallet service notifies
+# its client from here. Called synchronously, right after the ledger commits.
+SettledListener = Callable[[str, str], None]
 
 
 class SimNode:
@@ -63,6 +67,7 @@ class SimNode:
         self._paid = asyncio.Event()  # replaced after each payment: wakes every waiter once
         self._hangups: list[str] = []  # methods whose next call is done but not answered
         self.outgoing = Outgoing(self, state)
+        self._settled_listeners: list[SettledListener] = []
         self._methods: dict[str, tuple[Handler, tuple[str, ...], tuple[str, ...]]] = {
             "getinfo": (self._getinfo, (), ()),
             "invoice": (
@@ -93,6 +98,19 @@ class SimNode:
         }
         for method in without:
             self._methods.pop(method, None)
+
+    def add_method(
+        self, name: str, handler: Handler, names: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> None:
+        """Serve one more JSON-RPC method (the NWC wallet's ``dev-simnode-nwc-*`` controls)."""
+        self._methods[name] = (handler, names, required)
+
+    def on_settled(self, listener: SettledListener) -> None:
+        self._settled_listeners.append(listener)
+
+    def settled(self, direction: str, payment_hash: str) -> None:
+        for listener in self._settled_listeners:
+            listener(direction, payment_hash)
 
     @property
     def node_key(self) -> str:
@@ -141,17 +159,51 @@ class SimNode:
         label, description = params["label"], params["description"]
         if not isinstance(label, str | int) or not isinstance(description, str):
             raise RpcFault(INVALID_PARAMS, "label and description must be strings")
-        label = str(label)
         expiry = params.get("expiry", DEFAULT_EXPIRY_S)
         if not isinstance(expiry, int) or isinstance(expiry, bool) or expiry < 0:
             raise RpcFault(INVALID_PARAMS, "'expiry' should be an unsigned 64 bit integer")
-        preimage = _preimage(params.get("preimage"))
+        row = self.create_invoice(
+            amount_msat=amount_msat,
+            label=str(label),
+            description=description,
+            expiry_s=expiry,
+            preimage=_preimage(params.get("preimage")),
+            deschashonly=params.get("deschashonly", False) is True,
+        )
+        return {
+            "payment_hash": row["payment_hash"],
+            "expires_at": row["expires_at"],
+            "bolt11": row["bolt11"],
+            "payment_secret": row["payment_secret"],
+            "created_index": row["created_index"],
+        }
+
+    def create_invoice(
+        self,
+        *,
+        amount_msat: int | None,
+        label: str,
+        description: str,
+        expiry_s: int,
+        preimage: bytes | None = None,
+        deschashonly: bool = False,
+        description_hash: str | None = None,
+    ) -> dict[str, Any]:
+        """Issue and store an invoice (CLN's ``invoice``, and NWC's ``make_invoice``).
+
+        ``description_hash`` (hex) is committed to instead of the description's own hash:
+        the invoice then shows no description. Returns the stored row (plus
+        ``payment_secret``)."""
+        preimage = secrets.token_bytes(32) if preimage is None else preimage
         if self.state.find("invoices", "label", label) is not None:
             raise RpcFault(900, f"Duplicate label '{label}'")
         payment_hash = hashlib.sha256(preimage).hexdigest()
         if self.state.find("invoices", "payment_hash", payment_hash) is not None:
             raise RpcFault(901, "preimage already used")
-        deschashonly = params.get("deschashonly", False) is True
+        hash_only = deschashonly or description_hash is not None
+        if hash_only and description_hash is None:
+            description_hash = hashlib.sha256(description.encode("utf-8")).hexdigest()
+        created_at = self.now()
         issued = issue_invoice(
             node_key=self._key,
             network=self.network,
@@ -159,34 +211,28 @@ class SimNode:
             preimage=preimage,
             payment_secret=secrets.token_bytes(32),
             description=description,
-            description_hash_only=deschashonly,
-            expiry_s=expiry,
-            created_at=self.now(),
+            description_hash_only=hash_only,
+            expiry_s=expiry_s,
+            created_at=created_at,
+            description_hash=description_hash,
         )
-        with self.state.transaction():
-            created_index = self.state.next_counter("invoices.created_index")
-            self.state.insert(
-                "invoices",
-                {
-                    "created_index": created_index,
-                    "label": label,
-                    "payment_hash": payment_hash,
-                    "preimage": preimage.hex(),
-                    "bolt11": issued.bolt11,
-                    "description": description,
-                    "deschashonly": int(deschashonly),
-                    "amount_msat": amount_msat,
-                    "status": "unpaid",
-                    "expires_at": issued.expires_at,
-                },
-            )
-        return {
+        row: dict[str, Any] = {
+            "label": label,
             "payment_hash": payment_hash,
-            "expires_at": issued.expires_at,
+            "preimage": preimage.hex(),
             "bolt11": issued.bolt11,
-            "payment_secret": issued.payment_secret,
-            "created_index": created_index,
+            "description": description,
+            "deschashonly": int(hash_only),
+            "description_hash": description_hash,
+            "amount_msat": amount_msat,
+            "status": "unpaid",
+            "expires_at": issued.expires_at,
+            "created_at": created_at,
         }
+        with self.state.transaction():
+            row["created_index"] = self.state.next_counter("invoices.created_index")
+            self.state.insert("invoices", row)
+        return {**row, "payment_secret": issued.payment_secret}
 
     async def _listinvoices(self, params: dict[str, Any]) -> dict[str, Any]:
         self.expire_due()
@@ -255,6 +301,7 @@ class SimNode:
             )
         paid, self._paid = self._paid, asyncio.Event()
         paid.set()
+        self.settled("incoming", row["payment_hash"])
         return {
             "payment_hash": row["payment_hash"],
             "payment_preimage": row["preimage"],

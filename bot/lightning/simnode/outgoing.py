@@ -193,6 +193,7 @@ class Outgoing:
         )
         row = self.state.find("payments", "payment_hash", payment_hash)
         assert row is not None
+        self.node.settled("outgoing", payment_hash)
         return row
 
     def _fail(self, payment_hash: str, code: int, message: str) -> dict[str, Any]:

@@ -37,6 +37,10 @@ _SCHEMA = (
     " created_at INTEGER NOT NULL, completed_at INTEGER, updated_index INTEGER,"
     " failure_code INTEGER, failure_message TEXT)",
 )
+# Columns added after the first release: a state file of an older node gains them on start.
+# description_hash: the hash an invoice commits to (NWC make_invoice may send only the hash);
+# created_at: the invoice's BOLT11 timestamp (NWC transactions carry it).
+_ADDED_COLUMNS = (("invoices", "description_hash", "TEXT"), ("invoices", "created_at", "INTEGER"))
 
 
 def state_path(lightning_dir: Path, network: str) -> Path:
@@ -70,6 +74,10 @@ class SimState:
         self._db.execute("PRAGMA synchronous=NORMAL")
         for statement in _SCHEMA:
             self._db.execute(statement)
+        for table, column, kind in _ADDED_COLUMNS:
+            present = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -86,11 +94,16 @@ class SimState:
 
     def node_key(self) -> str:
         """The node's secret key (hex), created on the first start."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'node_key'").fetchone()
+        return self.secret("node_key")
+
+    def secret(self, name: str) -> str:
+        """A random 32-byte secret (hex) kept under ``name``, made on first use: the node's
+        key, and the NWC wallet service's key and its client's secret."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
         if row is not None:
             return str(row["value"])
         key = secrets.token_hex(32)
-        self._db.execute("INSERT INTO meta (key, value) VALUES ('node_key', ?)", (key,))
+        self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (name, key))
         return key
 
     def next_counter(self, name: str) -> int:
@@ -137,6 +150,19 @@ class SimState:
             "SELECT * FROM invoices WHERE pay_index > ? ORDER BY pay_index LIMIT 1", (pay_index,)
         ).fetchone()
         return dict(row) if row is not None else None
+
+    def transactions(
+        self, table: str, *, since: int, until: int, statuses: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Rows created in [since, until] with one of ``statuses``, newest first."""
+        assert table in ("invoices", "payments")
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._db.execute(
+            f"SELECT * FROM {table} WHERE created_at BETWEEN ? AND ?"  # noqa: S608 -- ours
+            f" AND status IN ({marks}) ORDER BY created_at DESC, created_index DESC",
+            (since, until, *statuses),
+        )
+        return [dict(r) for r in rows]
 
     def unpaid_expiring_by(self, now: int) -> list[str]:
         rows = self._db.execute(
