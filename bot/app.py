@@ -20,6 +20,7 @@ from typing import Protocol
 from bot.config import PASSPHRASE_ENV, ChargerConfig, Config, load_identities
 from bot.fleet import Fleet
 from bot.ports import FleetListener
+from bot.ports.lightning import LightningBackend
 from bot.pricing.service import PricingService
 from bot.store import Database
 from bot.store.chargers import ChargerStore
@@ -49,6 +50,22 @@ class _After:
     async def run(self) -> None:
         await self._ready()
         await self._service.run()
+
+
+class _Closing:
+    """Keeps the Lightning backend for the services and closes it when they stop (an NWC
+    backend holds relay connections; Core Lightning's holds nothing)."""
+
+    name = "lightning-backend"
+
+    def __init__(self, backend: LightningBackend) -> None:
+        self._backend = backend
+
+    async def run(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self._backend.close()
 
 
 class _StopRequested(Exception):
@@ -128,7 +145,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     from bot.sessions.refunding import refund_rows
     from bot.sessions.workers import SessionWorkers
 
-    backend = build_backend(config.lightning)  # one backend, shared by every part
+    backend = build_backend(config.lightning, db)  # one backend, shared by every part
     pricing = PricingService.from_chargers(config.chargers, PriceFeedCache(db))
     quote = pricing_quote(pricing)  # the price of the moment binds the session
     nostr = NostrStack.build(config, db, prices=pricing)
@@ -182,7 +199,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     # with 10,000 chargers that is seconds, so it waits until chargers can connect.
     relay_side = [_After(s, central.started) for s in [*nostr.services, dms]]
     services: list[Service] = [pricing, central, http, *relay_side, sessions]
-    services += [lnurl.watcher, reservations, notify, fleet]
+    services += [lnurl.watcher, reservations, notify, fleet, _Closing(backend)]
     feed = RelayReceiptFeed(nostr.pool)
     receipts = ReceiptListener.from_config(config, db, feed, backend, inbox, quote=quote)
     if receipts is not None:  # chargers that keep the operator's own zapper

@@ -259,7 +259,9 @@ def _check_config(config: Config, *, as_json: bool) -> int:
         "ocpp_listen": str(config.ocpp.listen),
         "http_listen": str(config.http.listen),
         "lightning": f"{config.lightning.backend} {config.lightning.network}",
-        "lightning_rpc": str(config.lightning.rpc_path),
+        "lightning_rpc": (str(config.lightning.rpc_path) if config.lightning.nwc is None else None),
+        # The wallet's key and relays; never the secret (NwcUri's str leaves it out).
+        "nwc_wallet": None if config.lightning.nwc is None else str(config.lightning.nwc),
         "relays": [{"url": r.url, "read": r.read, "write": r.write} for r in config.relays],
         "drivers": {
             "notify_max_hours": config.drivers.notify_max_hours,
@@ -299,7 +301,10 @@ def _check_config(config: Config, *, as_json: bool) -> int:
         print(f"error: {line}", file=sys.stderr)
     for key in ("config", "public_url", "data_dir", "ocpp_listen", "http_listen", "lightning"):
         print(f"{key:14} {summary[key]}")
-    print(f"{'lightning_rpc':14} {summary['lightning_rpc']}")
+    if config.lightning.nwc is None:
+        print(f"{'lightning_rpc':14} {summary['lightning_rpc']}")
+    else:
+        print(f"{'nwc_wallet':14} {summary['nwc_wallet']}")
     print()
     print(
         format_table(["relay", "read", "write"], [(r.url, r.read, r.write) for r in config.relays])

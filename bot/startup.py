@@ -2,22 +2,26 @@
 one line.
 
 :func:`preflight` checks what the config alone cannot: that the listen ports are free and
-that Core Lightning's RPC socket is where ``[lightning]`` says. ``check-config`` runs the
-same checks (:func:`problems`), so a wrong ``lightning_dir`` is caught before a deploy,
-not by a bot that logs "retrying" forever. :func:`describe` turns whatever still ends the
-service group (the TaskGroup's ExceptionGroup) into the one line the CLI prints.
+that Core Lightning's RPC socket is where ``[lightning]`` says, or that the Nostr Wallet
+Connect wallet answers (within a bounded wait) with every method the bot needs.
+``check-config`` runs the same checks (:func:`problems`), so a wrong ``lightning_dir`` is
+caught before a deploy, not by a bot that logs "retrying" forever. :func:`describe` turns
+whatever still ends the service group (the TaskGroup's ExceptionGroup) into the one line
+the CLI prints.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import errno
 import socket
 import stat
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.config import Config, ListenAddress
-from bot.errors import StartupError, ZapchargeError
+from bot.config import Config, LightningConfig, ListenAddress
+from bot.errors import LightningError, StartupError, ZapchargeError
 
 __all__ = ["Problem", "describe", "leaves", "preflight", "problems", "public_url_warnings"]
 
@@ -47,8 +51,42 @@ def _port_problem(name: str, listen: ListenAddress) -> Problem | None:
     return None
 
 
+WALLET_WAIT_S = 8.0  # how long check-config and run wait for an NWC wallet's first answer
+
+
+async def _ask_wallet(lightning: LightningConfig, wait_s: float) -> str | None:
+    """None when the wallet answers with what the bot needs, else what is wrong."""
+    from bot.lightning.nwc.backend import check_wallet
+    from bot.lightning.nwc.client import NwcClient
+
+    assert lightning.nwc is not None  # load_config reads it for backend "nwc"
+    client = NwcClient(lightning.nwc, info_timeout_s=wait_s)
+    try:
+        await check_wallet(client, lightning.network, wait_s)
+    except LightningError as exc:
+        return str(exc)
+    finally:
+        await client.close()
+    return None
+
+
+def _wallet_problem(config: Config) -> Problem | None:
+    lightning = config.lightning
+    # Its own thread and event loop: this runs before (or beside) the bot's own loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        wrong = pool.submit(asyncio.run, _ask_wallet(lightning, WALLET_WAIT_S)).result()
+    if wrong is None:
+        return None
+    return Problem(
+        f"[lightning] nwc wallet ({lightning.nwc_uri_file}): {wrong}",
+        "check that the wallet service runs and the URI is its current one",
+    )
+
+
 def _lightning_problem(config: Config) -> Problem | None:
     lightning = config.lightning
+    if lightning.backend == "nwc":
+        return _wallet_problem(config)
     if lightning.backend != "cln":
         return None  # the simulated node is started beside the bot (zapcharge simnode)
     where = f"set [lightning] lightning_dir (and network) in {config.path.name}"

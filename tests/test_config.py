@@ -160,7 +160,12 @@ def test_missing_identities_dir(tmp_path: Path) -> None:
             "within 1..100000",
         ),
         ('listen = "127.0.0.1:0"', 'listen = "nowhere"', "ocpp.listen", "HOST:PORT"),
-        ('backend = "simnode"', 'backend = "lnd"', "lightning.backend", "'cln' or 'simnode'"),
+        (
+            'backend = "simnode"',
+            'backend = "lnd"',
+            "lightning.backend",
+            "'cln', 'simnode' or 'nwc'",
+        ),
         (
             'public_url = "https://charge.example.org"',
             'public_url = "charge"',

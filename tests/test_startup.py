@@ -114,3 +114,64 @@ def test_describe_unwraps_the_service_group() -> None:
     )
     # What aiohttp raises when it loses the race for the port after the preflight.
     assert describe(group) == "bind on ('0.0.0.0', 9000): in use"
+
+
+async def _nwc_config(root: Path, uri: str) -> Path:
+    config = root / "relays.toml"
+    if not config.exists():
+        write_config(root, extra='network = "regtest"\n')
+        config.write_text(config.read_text().replace('backend = "simnode"', 'backend = "nwc"'))
+    (root / "wallet.nwc").write_text(uri + "\n")
+    (root / "wallet.nwc").chmod(0o600)
+    return config
+
+
+async def test_check_config_and_run_say_when_the_nwc_wallet_does_not_answer_or_lacks_a_method(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from bot.nostr.relay import local_relay
+    from tests.lightning.nwc.peer import Faults, PeerWallet
+
+    async with local_relay() as url:
+        silent = PeerWallet(url)  # never started: nobody answers for this key
+        config = await _nwc_config(tmp_path, _uri(silent))
+        run = await asyncio.to_thread(zapcharge, "--config", str(config), "run", cwd=tmp_path)
+        assert_one_clear_line(run, "nwc wallet", "does not answer", "kind 13194", url)
+        wallet = PeerWallet(url, Faults(methods=("get_info", "make_invoice", "lookup_invoice")))
+        await wallet.start()
+        try:
+            config = await _nwc_config(tmp_path, _uri(wallet))
+            check = await asyncio.to_thread(
+                zapcharge, "--config", str(config), "check-config", cwd=tmp_path
+            )
+            assert_one_clear_line(check, "lacks pay_invoice")
+            assert wallet.client_secret not in check.stdout + check.stderr
+            wallet.faults.methods = (*wallet.faults.methods, "pay_invoice")
+            await wallet.publish_info()
+            check = await asyncio.to_thread(
+                zapcharge, "--config", str(config), "check-config", "--json", cwd=tmp_path
+            )
+            summary = json.loads(check.stdout)
+            assert (check.returncode, summary["errors"]) == (0, [])
+            assert wallet.pubkey[:12] in summary["nwc_wallet"]
+        finally:
+            await wallet.stop()
+
+
+def test_a_malformed_nwc_uri_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace('backend = "simnode"', 'backend = "nwc"'))
+    (tmp_path / "wallet.nwc").write_text("nostr+walletconnect://abc?relay=wss://r.example\n")
+    (tmp_path / "wallet.nwc").chmod(0o600)
+    check = zapcharge("--config", str(config), "check-config", cwd=tmp_path)
+    assert check.returncode == 2, check  # a config error, as for every other file
+    [line] = check.stderr.splitlines()
+    assert "wallet.nwc" in line and "wallet public key" in line
+
+
+def _uri(wallet: object) -> str:
+    from bot.lightning.nwc.protocol import format_uri
+
+    return format_uri(wallet.pubkey, [wallet.relay_url], wallet.client_secret)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from bot.config.console import ConsoleConfig, parse_console
 from bot.config.keys import ChargerKeys, load_key_file
+from bot.config.nwc import NwcUri, read_nwc_uri_file
 from bot.config.pricing import PricingConfig, parse_pricing
 from bot.config.zapper import ZapperConfig, parse_zapper
 from bot.errors import ConfigError
@@ -36,6 +37,7 @@ __all__ = [
     "HttpConfig",
     "LightningConfig",
     "ListenAddress",
+    "NwcUri",
     "OcppConfig",
     "RelayConfig",
     "ServiceConfig",
@@ -109,9 +111,11 @@ class HttpConfig:
 
 @dataclass(frozen=True)
 class LightningConfig:
-    backend: Literal["cln", "simnode"]
+    backend: Literal["cln", "simnode", "nwc"]
     lightning_dir: Path
     network: str
+    nwc_uri_file: Path | None = None  # backend "nwc": where the connection URI is
+    nwc: NwcUri | None = field(default=None, repr=False)  # ... and what it says
 
     @property
     def rpc_path(self) -> Path:
@@ -351,16 +355,24 @@ def _ocpp(table: KeyReader, base: Path) -> OcppConfig:
 
 def _lightning(table: KeyReader, base: Path) -> LightningConfig:
     backend = table.text("backend", "cln")
-    if backend not in ("cln", "simnode"):
-        raise table.fail("backend", f"expected 'cln' or 'simnode', got {backend!r}")
+    if backend not in ("cln", "simnode", "nwc"):
+        raise table.fail("backend", f"expected 'cln', 'simnode' or 'nwc', got {backend!r}")
     default_network = "regtest" if backend == "simnode" else "bitcoin"
     network = table.text("network", default_network)
     if network not in ("bitcoin", "testnet", "testnet4", "signet", "regtest"):
         raise table.fail("network", f"unknown network {network!r}")
+    uri_file = resolve_path(base, table.text("nwc_uri_file", "wallet.nwc"))
     config = LightningConfig(
         backend=backend,
         lightning_dir=resolve_path(base, table.text("lightning_dir", "~/.lightning")),
         network=network,
+        # Read (and its mode checked) only when it is used: a cln config needs no wallet.
+        nwc_uri_file=uri_file if backend == "nwc" else None,
+        nwc=(
+            read_nwc_uri_file(uri_file, table.file, table.key("nwc_uri_file"))
+            if backend == "nwc"
+            else None
+        ),
     )
     table.done()
     return config

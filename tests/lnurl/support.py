@@ -13,7 +13,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ from bot.lnurl.watcher import PaymentWatcher
 from bot.lnurl.withdraw_http import WithdrawEndpoints
 from bot.nostr.outbox import Outbox
 from bot.nostr.pool import RelayPool
+from bot.nostr.relay import local_relay
+from bot.ports.lightning import LightningBackend
 from bot.sessions.machine import Event
 from bot.sessions.record import Session
 from bot.sessions.records import SessionRecords
@@ -43,6 +45,7 @@ from bot.store.chargers import ChargerStore, ConnectorState
 from bot.store.db import Database
 from bot.store.outbox import OutboxStore
 from tests.helpers import scaled, write_config
+from tests.lightning.nwc.backing import nwc_backend
 from tests.lnurl.invoices import issue_invoice
 
 __all__ = [
@@ -120,7 +123,7 @@ def _free_port() -> int:
 class Site:
     config: Config
     db: Database
-    backend: ClnBackend
+    backend: LightningBackend
     wallet: SimnodeClient
     ln_dir: Path
     base: str  # http://127.0.0.1:<port>
@@ -224,7 +227,9 @@ async def pay_site(
     available: bool = True,
     preset: bool = True,
     configure: Callable[[Path], None] | None = None,
+    ln_kind: str = "cln",
 ) -> AsyncIterator[Site]:
+    """``ln_kind`` "nwc": the bot's backend is NWC, on the same node's wallet service."""
     port = _free_port()
     path = write_config(tmp_path, chargers=chargers)
     text = path.read_text(encoding="utf-8")
@@ -243,12 +248,21 @@ async def pay_site(
     config = load_config(path, env={})
     ln_dir = tmp_path / "ln"
     clock = Clock()
-    async with serve_in_process(ln_dir) as node, await Database.open(tmp_path / "z.sqlite3") as db:
+    async with (
+        serve_in_process(ln_dir) as node,
+        await Database.open(tmp_path / "z.sqlite3") as db,
+        AsyncExitStack() as stack,
+    ):
         await register_chargers(config, db)
         for charger in config.chargers if preset else ():
             statuses = {c.id: "Available" for c in charger.connectors}
             await set_charger(db, charger.id, online=available, statuses=statuses)
-        backend = ClnBackend(node.rpc_path, wait_timeout_s=1, backoff=FAST_BACKOFF)
+        backend: LightningBackend = ClnBackend(
+            node.rpc_path, wait_timeout_s=1, backoff=FAST_BACKOFF
+        )
+        if ln_kind == "nwc":
+            nwc_relay = await stack.enter_async_context(local_relay())
+            backend, _ = await stack.enter_async_context(nwc_backend(node, nwc_relay, db))
         site_config = PaySite.from_config(config)
         checkout = Checkout(site_config, db, backend, clock=clock)
         events = RecordingRefundEvents()

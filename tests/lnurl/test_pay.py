@@ -30,9 +30,10 @@ RELAY = "ws://127.0.0.1:7777"
 _SERIAL = itertools.count()
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async with pay_site(tmp_path) as running:
+@pytest.fixture(params=["cln", "nwc"])
+async def site(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Site]:
+    # The same pay-side tests on both backends: invoices come from the same node.
+    async with pay_site(tmp_path, ln_kind=request.param) as running:
         yield running
 
 

@@ -38,9 +38,10 @@ class Driver:
     address: str
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async with pay_site(tmp_path) as running:
+@pytest.fixture(params=["cln", "nwc"])
+async def site(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Site]:
+    # The same refund tests on both backends: the payments go through the same node.
+    async with pay_site(tmp_path, ln_kind=request.param) as running:
         yield running
 
 

@@ -1,4 +1,5 @@
-"""PaymentWatcher: paid invoices reach the handler exactly once across restarts of the bot."""
+"""PaymentWatcher: paid invoices reach the handler exactly once across restarts of the bot,
+on Core Lightning (the simulated node) and on Nostr Wallet Connect (tests/lnurl/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient
 from bot.lnurl.watcher import PaymentWatcher
-from bot.ports.lightning import Invoice, InvoiceStatus
+from bot.ports.lightning import Invoice, InvoiceStatus, LightningBackend
 from bot.store import Database
 from bot.store.lightning import LightningStore
 from tests.helpers import scaled
@@ -46,7 +46,7 @@ async def credited(db: Database) -> int:
 
 @asynccontextmanager
 async def bot(
-    db_path: Path, backend: ClnBackend, ledger_fails: bool = False
+    db_path: Path, backend: LightningBackend, ledger_fails: bool = False
 ) -> AsyncIterator[tuple[Database, Ledger, asyncio.Task[None]]]:
     """One run of the bot's payment side: open the store, run the watcher, stop it."""
     db = await Database.open(db_path)
@@ -70,7 +70,7 @@ async def wait_for_calls(ledger: Ledger, count: int) -> None:
 
 
 async def test_a_payment_while_the_bot_is_down_is_delivered_once(
-    backend: ClnBackend, wallet: SimnodeClient, tmp_path: Path
+    backend: LightningBackend, wallet: SimnodeClient, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "bot.sqlite3"
     one = await backend.create_invoice(1_000, "one", "x", expiry_s=600)
@@ -93,7 +93,7 @@ async def test_a_payment_while_the_bot_is_down_is_delivered_once(
 
 
 async def test_a_crash_between_handler_and_cursor_redelivers_without_double_credit(
-    backend: ClnBackend, wallet: SimnodeClient, tmp_path: Path
+    backend: LightningBackend, wallet: SimnodeClient, tmp_path: Path
 ) -> None:
     db_path = tmp_path / "bot.sqlite3"
     invoice = await backend.create_invoice(3_000, "crash", "z", expiry_s=600)
@@ -110,7 +110,7 @@ async def test_a_crash_between_handler_and_cursor_redelivers_without_double_cred
         assert await LightningStore(db).pay_index() == 1
 
 
-async def test_watcher_is_a_service(backend: ClnBackend, tmp_path: Path) -> None:
+async def test_watcher_is_a_service(backend: LightningBackend, tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "bot.sqlite3")
     try:
         watcher = PaymentWatcher(backend, db, Ledger(db))

@@ -21,9 +21,10 @@ from tests.lnurl.support import REFUND, Site, pay_site, refunding_session
 DRIVER_NODE = "22" * 32
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    async with pay_site(tmp_path) as running:
+@pytest.fixture(params=["cln", "nwc"])
+async def site(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Site]:
+    # The same withdraw tests on both backends: the payments go through the same node.
+    async with pay_site(tmp_path, ln_kind=request.param) as running:
         yield running
 
 

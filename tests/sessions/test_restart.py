@@ -23,7 +23,9 @@ import pytest
 
 from bot.app import register_chargers
 from bot.config import load_config
+from bot.lightning.nwc.simwallet import WalletOptions, build_wallet
 from bot.lightning.simnode import read_payments, serve_in_process
+from bot.nostr.relay import local_relay
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from bot.ocpp.simstate import SimConnector
 from bot.ports.bolt11 import decode_invoice
@@ -248,15 +250,44 @@ def _refund_rows(db_path: Path) -> list[tuple[str, str | None, str]]:
     return [(str(a), b, str(c)) for a, b, c in rows]
 
 
-async def test_kill_while_refunding_pays_the_refund_once(tmp_path: Path) -> None:
+def _switch_to_nwc(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
+    text = text.replace('backend = "simnode"', 'backend = "nwc"\nnetwork = "regtest"')
+    config_path.write_text(text, encoding="utf-8")
+
+
+@asynccontextmanager
+async def lightning(config_path: Path, ln_kind: str) -> AsyncIterator[None]:
+    """The simulated node; with "nwc" also its wallet service on a relay of its own, and
+    the config switched to ``backend = "nwc"`` with the URI file the service writes."""
+    lightning_dir = load_config(config_path).lightning.lightning_dir
+    async with serve_in_process(lightning_dir) as server:
+        if ln_kind == "cln":
+            yield
+            return
+        async with local_relay() as url, asyncio.TaskGroup() as tasks:
+            options = WalletOptions(config_path.parent / "wallet.nwc", url)
+            wallet = build_wallet(server.node, options)
+            service = tasks.create_task(wallet.run())
+            await asyncio.wait_for(wallet.ready.wait(), scaled(10))
+            _switch_to_nwc(config_path)
+            try:
+                yield
+            finally:
+                service.cancel()
+
+
+@pytest.mark.parametrize("ln_kind", ["cln", "nwc"])
+async def test_kill_while_refunding_pays_the_refund_once(tmp_path: Path, ln_kind: str) -> None:
     """A session that failed to start owes all of it back (no payer, so a withdraw link);
-    the bot is killed with that refund due, restarted, and the driver redeems it."""
+    the bot is killed with that refund due, restarted, and the driver redeems it. On Core
+    Lightning and on Nostr Wallet Connect (the same node's wallet service)."""
     config_path, _, http_port = _configure_ports(tmp_path)
     session_id = await _paid_session(config_path, 300_000, refund_due=True)
     config = load_config(config_path)
     db_path = config.service.database_path
     base = f"http://127.0.0.1:{http_port}"
-    async with serve_in_process(config.lightning.lightning_dir):
+    async with lightning(config_path, ln_kind):
         # 1. killed with the refund due and its link offered
         async with bot(config_path):
             await wait_until(lambda: _refund_rows(db_path), 30, "a refund offered")
