@@ -41,7 +41,7 @@ from bot.errors import NostrError
 from bot.nostr.keys import sdk_keys
 from bot.nostr.pacing import RelayPacer
 
-__all__ = ["RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
+__all__ = ["RELAY_BACKOFF", "RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from bot.backoff import Backoff
 from bot.errors import LightningError, LightningUnavailable, LnurlError, is_retryable
-from bot.lightning.cln import Backoff
 from bot.lightning.nwc.client import NoAnswer, NwcClient
 from bot.lightning.nwc.protocol import (
     ErrorCode,
