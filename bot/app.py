@@ -151,6 +151,7 @@ def build_services(config: Config, db: Database) -> list[Service]:
     nostr = NostrStack.build(config, db, prices=pricing)
     inbox = SessionInbox(config, db, status=nostr.status)
     central = CentralSystem(config, db, inbox)
+    nostr.status.yield_to(central.connect_wave)  # statuses wait while a fleet connects
     reservations = ReservationService(
         config, db, central, messenger=nostr.messenger, backend=backend
     )

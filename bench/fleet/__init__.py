@@ -301,6 +301,20 @@ async def _phases(
             f" {connected['idle_kb']:.1f} KB per idle charger; closes: {connected['closed']}"
         )
         if side == "ours":
+            # The statuses of the connect go out after it (they step back while chargers
+            # connect): flapping is measured once they are on the relay, not behind them.
+            shown = await watch.until(
+                lambda: all(
+                    (s := watch.latest(n)) is not None and s.status == "Available"
+                    for n in range(count)
+                ),
+                deadline_s,
+            )
+            _report(
+                f"  connect ours: every charger's 33600 Available on the relay"
+                f" {time.time() - connected['started']:.0f} s after the connect began"
+                f"{'' if shown else ' (NOT all within the deadline)'}"
+            )
             flapped = await load.ask(
                 {"op": "flap", "count": FLAPPING, "duration": FLAP_S, "period": FLAP_PERIOD_S},
                 FLAP_S + 60,

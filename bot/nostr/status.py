@@ -26,7 +26,9 @@ Scale: when to look at each charger again (a change after its interval, a refres
 expiry, a price window's end) sits in a heap, so a wake costs the chargers that are due,
 not a pass over every charger; they are published ``batch`` at a time, yielding between
 batches so OCPP keeps being served while 10,000 statuses go out after a start or a storm.
-Our own events go to the outbox without being parsed and verified again.
+Our own events go to the outbox without being parsed and verified again. While a wave of
+chargers connects (``yield_to``: the central system's ``connect_wave``), nothing is signed
+for up to ``max_hold_s``: the BootNotification answers come first, the statuses right after.
 """
 
 from __future__ import annotations
@@ -129,6 +131,9 @@ class StatusPublisher:
         gather_s: float = 0.5,
         offline_grace_s: float = 60.0,
         first_price_wait_s: float = 15.0,
+        busy: Callable[[], bool] | None = None,
+        busy_pause_s: float = 0.25,
+        max_hold_s: float = 20.0,
     ) -> None:
         self._chargers = {c.id: c for c in chargers}
         self._store = store
@@ -152,9 +157,31 @@ class StatusPublisher:
         self._pubkeys: dict[str, str] = {}  # asked of the key once, not per event
         self._wake = asyncio.Event()
         self._first_price_wait_s = first_price_wait_s
+        self._busy = busy or (lambda: False)
+        self._busy_pause_s = busy_pause_s
+        self._max_hold_s = max_hold_s
+        self._busy_since: float | None = None  # when the current wave of connects began
         self._moving = [c.id for c in chargers if isinstance(c.pricing, SpotPricing | GreenPricing)]
         if isinstance(self._prices, PriceFeeds):
             self._prices.on_change(self.prices_changed)
+
+    def yield_to(self, busy: Callable[[], bool]) -> None:
+        """While ``busy()`` (many chargers connecting: OCPP's time) publish nothing, for at
+        most ``max_hold_s`` after the oldest change waiting; see :meth:`_stepping_back`."""
+        self._busy = busy
+
+    def _stepping_back(self, now: float) -> bool:
+        """True while OCPP is busy with a wave of connects: signing and sending statuses
+        then would slow the BootNotification answers down. A change that has waited
+        ``max_hold_s``, or a wave that has lasted that long, holds nothing back any longer
+        (a 33600 is due on the relay within a minute of its BootNotification)."""
+        if not self._busy():
+            self._busy_since = None
+            return False
+        if self._busy_since is None:
+            self._busy_since = now
+        oldest = min(self._changed_at.values(), default=now)
+        return now - min(oldest, self._busy_since) < self._max_hold_s
 
     def prices_changed(self) -> None:
         """New feed data: the chargers priced from feeds are looked at again (an unchanged
@@ -241,6 +268,9 @@ class StatusPublisher:
         while True:
             self._wake.clear()
             now = self._clock()
+            if self._stepping_back(now):
+                await asyncio.sleep(self._busy_pause_s)
+                continue
             due = self._take_due(now)
             if due:
                 try:

@@ -21,7 +21,7 @@ from typing import Any
 from ocpp.v16.enums import Action
 
 from bot.config import Config
-from bot.log import charger_log
+from bot.log import RoutineLines, charger_log
 from bot.ocpp.frames import (
     Call,
     ErrorCode,
@@ -43,7 +43,7 @@ log = logging.getLogger("bot.ocpp")
 
 Handler = Callable[[str, dict[str, Any], str], Awaitable[dict[str, Any]]]
 # Actions of OCPP 1.6 that a charger must not send us get NotSupported, others NotImplemented.
-_KNOWN_ACTIONS = {a.value for a in Action}
+_KNOWN_ACTIONS = frozenset(a.value for a in Action)
 
 
 def iso_time(unix: float) -> str:
@@ -83,6 +83,8 @@ class Context:
     events: ChargerEvents
     clock: Callable[[], float]
     remote_starts: RemoteStarts = field(default_factory=RemoteStarts)
+    # "online", "offline", "booted": every line for a few chargers, counts for a fleet.
+    routine: RoutineLines = field(default_factory=lambda: RoutineLines(log))
     _quirks: set[tuple[str, str]] = field(default_factory=set)
 
     async def noted(self, charger_id: str, action: str, notes: Notes, raw: str) -> None:
@@ -100,26 +102,40 @@ class Context:
             )
 
 
-class Handlers:
-    def __init__(self, context: Context, billing: dict[str, Handler]) -> None:
-        self._context = context
-        self._strict: dict[str, Handler] = {
-            "BootNotification": self._boot_notification,
-            "Heartbeat": self._heartbeat,
-            "Authorize": self._authorize,
-            "DataTransfer": self._data_transfer,
-            "FirmwareStatusNotification": self._notification,
-            "DiagnosticsStatusNotification": self._notification,
-        }
-        self._lenient = billing
+SchemaCheck = Callable[[MessageType, str, dict[str, Any]], "FrameError | None"]
+
+
+class CallAnswers:
+    """One CALL in, its reply frame out, in either protocol: the billing messages go to
+    their lenient readers, the others are checked against the protocol's schema first; a
+    refusal is answered with its code and kept as an anomaly, a failure of ours is an
+    InternalError. Each protocol fills in its handlers and its words."""
+
+    def __init__(
+        self,
+        context: Context,
+        *,
+        strict: dict[str, Handler],
+        lenient: dict[str, Handler],
+        known_actions: frozenset[str],
+        schema: SchemaCheck,
+        version: str,  # "OCPP 1.6"
+        role: str,  # what the protocol calls us: "a central system", "this CSMS"
+        code_of: Callable[[str], str] = str,  # a refusal's code in the protocol's words
+    ) -> None:
+        self._base = context
+        self._strict, self._lenient = strict, lenient
+        self._known, self._schema = known_actions, schema
+        self._version, self._role, self._code_of = version, role, code_of
 
     async def handle(self, charger_id: str, call: Call, raw: str) -> str:
         """The reply frame to ``call``; refusals are logged and kept as anomalies."""
         try:
             payload = await self._dispatch(charger_id, call, raw)
         except (FrameError, Unusable) as refusal:
-            await self._refused(charger_id, call, raw, refusal.code, refusal.description)
-            return encode_error(call.unique_id, refusal.code, refusal.description)
+            code = self._code_of(refusal.code)
+            await self._refused(charger_id, call, raw, code, refusal.description)
+            return encode_error(call.unique_id, code, refusal.description)
         except Exception:
             charger_log(log, charger_id).exception("%s %s failed", call.action, call.unique_id)
             return encode_error(
@@ -132,14 +148,14 @@ class Handlers:
             return await self._lenient[call.action](charger_id, call.payload, raw)
         handler = self._strict.get(call.action)
         if handler is None:
-            if call.action in _KNOWN_ACTIONS:
+            if call.action in self._known:
                 raise FrameError(
-                    ErrorCode.NOT_SUPPORTED, f"{call.action} is not taken by a central system"
+                    ErrorCode.NOT_SUPPORTED, f"{call.action} is not taken by {self._role}"
                 )
             raise FrameError(
-                ErrorCode.NOT_IMPLEMENTED, f"{call.action!r} is not an OCPP 1.6 action"
+                ErrorCode.NOT_IMPLEMENTED, f"{call.action!r} is not an {self._version} action"
             )
-        error = schema_error(MessageType.CALL, call.action, call.payload)
+        error = self._schema(MessageType.CALL, call.action, call.payload)
         if error is not None:
             raise error
         return await handler(charger_id, call.payload, raw)
@@ -150,9 +166,9 @@ class Handlers:
         clog = charger_log(log, charger_id)
         clog.warning("refused %s %s: %s %s", call.action, call.unique_id, code, description)
         try:
-            await self._context.chargers.record_anomaly(
+            await self._base.chargers.record_anomaly(
                 charger_id,
-                at=self._context.clock(),
+                at=self._base.clock(),
                 kind="refused",
                 detail=description,
                 raw=raw,
@@ -162,6 +178,28 @@ class Handlers:
             )
         except Exception:  # the refusal is still answered
             clog.exception("could not record the refused %s", call.action)
+
+
+class Handlers(CallAnswers):
+    def __init__(self, context: Context, billing: dict[str, Handler]) -> None:
+        self._context = context
+        strict: dict[str, Handler] = {
+            "BootNotification": self._boot_notification,
+            "Heartbeat": self._heartbeat,
+            "Authorize": self._authorize,
+            "DataTransfer": self._data_transfer,
+            "FirmwareStatusNotification": self._notification,
+            "DiagnosticsStatusNotification": self._notification,
+        }
+        super().__init__(
+            context,
+            strict=strict,
+            lenient=billing,
+            known_actions=_KNOWN_ACTIONS,
+            schema=schema_error,
+            version="OCPP 1.6",
+            role="a central system",
+        )
 
     async def _boot_notification(
         self, charger_id: str, payload: dict[str, Any], raw: str
@@ -177,7 +215,14 @@ class Handlers:
         await self._context.chargers.booted(charger_id, boot, now)
         still_open = await self._context.transactions.open_of(charger_id)
         clog = charger_log(log, charger_id)
-        clog.info("booted: %s %s firmware %s", boot.vendor, boot.model, boot.firmware_version)
+        self._context.routine.info(
+            clog,
+            "booted",
+            "booted: %s %s firmware %s",
+            boot.vendor,
+            boot.model,
+            boot.firmware_version,
+        )
         for row in still_open:
             # A rebooted charger sends the StopTransaction it queued; until then it stays open.
             clog.info(

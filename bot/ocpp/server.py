@@ -77,7 +77,11 @@ _TRIGGERABLE_201: dict[str, Triggerable201] = {
 MAX_FRAME_CHARS = 64 * 1024
 HARD_FRAME_LIMIT = 1024 * 1024
 _POWER_LIMIT_PROFILE_ID = 1302  # our one TxProfile per transaction (bot.sessions.edge)
+ROUTINE_SUMMARY_S = 10.0  # the interval of bot.log.RoutineLines
 SEEN_FLUSH_S = 60.0  # Heartbeat times are not billing data: one write a minute for all
+# A wave of connects: at least this many in the current or the last second. Then other
+# work (status events) steps back until the BootNotifications are answered.
+WAVE_CONNECTS_PER_S = 20
 
 
 class CentralSystem:
@@ -113,6 +117,9 @@ class CentralSystem:
         self._handlers201 = Handlers201(context201, Billing201(context201).handlers())
         self.v201 = Control201(self.send, store201, clock)
         self._connections: dict[str, ChargerConnection] = {}
+        self._wave_second = 0  # int(clock) of the connects being counted
+        self._wave_now = 0  # connects in that second
+        self._wave_before = 0  # connects in the second before it
         self._listening = asyncio.Event()
         self.port: int | None = None
 
@@ -150,6 +157,7 @@ class CentralSystem:
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._flush_seen(), name="ocpp-last-seen")
+                    group.create_task(self._summarise_routine(), name="ocpp-log-summary")
                     await server.serve_forever()
             finally:
                 self._listening.clear()
@@ -160,6 +168,12 @@ class CentralSystem:
         while True:
             await asyncio.sleep(SEEN_FLUSH_S)
             await self._flush_seen_once()
+
+    async def _summarise_routine(self) -> None:
+        """The counts of routine lines not logged one by one, once an interval."""
+        while True:
+            await asyncio.sleep(ROUTINE_SUMMARY_S)
+            self._context.routine.summary()
 
     async def _flush_seen_once(self) -> None:
         try:
@@ -233,6 +247,7 @@ class CentralSystem:
             log=clog,
             dialect=frames201.DIALECT if handlers is self._handlers201 else OCPP16,
         )
+        self._count_connect()
         previous = self._connections.get(charger_id)
         self._connections[charger_id] = connection
         await self._set_online(charger_id, True)
@@ -253,9 +268,26 @@ class CentralSystem:
                 del self._connections[charger_id]
                 await self._set_online(charger_id, False)
 
+    def _count_connect(self) -> None:
+        second = int(self._clock())
+        if second != self._wave_second:
+            self._wave_before = self._wave_now if second == self._wave_second + 1 else 0
+            self._wave_second, self._wave_now = second, 0
+        self._wave_now += 1
+
+    def connect_wave(self) -> bool:
+        """True while many chargers connect at once (a start, a storm): OCPP's time."""
+        second = int(self._clock())
+        if second == self._wave_second:
+            return max(self._wave_now, self._wave_before) >= WAVE_CONNECTS_PER_S
+        if second == self._wave_second + 1:
+            return self._wave_now >= WAVE_CONNECTS_PER_S
+        return False
+
     async def _set_online(self, charger_id: str, online: bool) -> None:
         clog = charger_log(log, charger_id)
-        clog.info("online" if online else "offline")
+        state = "online" if online else "offline"
+        self._context.routine.info(clog, state, state)
         try:
             if online:
                 await self.chargers.connected(charger_id, self._pubkeys[charger_id], self._clock())

@@ -164,8 +164,8 @@ class SessionRecords:
         self, charger_id: str, connector_id: int, states: Collection[State] | None = None
     ) -> list[Session]:
         """Unfinished sessions on one connector (or those in ``states``), oldest first."""
-        wanted = [s for s in State if s not in TERMINAL] if states is None else states
-        rows = await self._rows.on_connector(charger_id, connector_id, _values(wanted))
+        wanted = _UNFINISHED if states is None else _values(states)
+        rows = await self._rows.on_connector(charger_id, connector_id, wanted)
         return [Session.from_row(row) for row in rows]
 
     async def topups(self, session_id: str) -> list[TopUp]:
@@ -270,6 +270,10 @@ def _checked(fields: SessionFields) -> dict[str, object]:
 
 def _session(row: Row | None) -> Session | None:
     return Session.from_row(row) if row is not None else None
+
+
+# Asked at every connect, disconnect and StatusNotification: not rebuilt from the enum each time.
+_UNFINISHED = [s.value for s in State if s not in TERMINAL]
 
 
 def _values(states: Collection[State]) -> list[str]:

@@ -76,6 +76,10 @@ class TransactionStore:
         self._meter_log = meter_log
         self._cache: dict[int, TransactionRow] = {}
         self._cache_size = cached
+        # Chargers known to have no open transaction: every (re)connect and boot asks, and
+        # nearly always for nothing. Only start() opens one, and it drops the charger here.
+        self._none_open: set[str] = set()
+        self._starts = 0
 
     def _remember(self, row: TransactionRow) -> TransactionRow:
         self._cache.pop(row.id, None)
@@ -96,6 +100,8 @@ class TransactionStore:
         rows of another table that belong with it, in the same SQLite transaction.
         """
         key = (new.charger_id, new.connector_id, new.id_tag, new.start_timestamp)
+        self._starts += 1  # an open_of() reading meanwhile must not remember "none"
+        self._none_open.discard(new.charger_id)
         async with self._db.transaction() as tx:
             found = await tx.fetchone(
                 f"{_SELECT} WHERE charger_id = ? AND connector_id = ? AND id_tag = ?"
@@ -174,9 +180,14 @@ class TransactionStore:
         return None if row is None else self._remember(_row(row))
 
     async def open_of(self, charger_id: str) -> list[TransactionRow]:
+        if charger_id in self._none_open:
+            return []
+        asked_at = self._starts
         rows = await self._db.fetchall(
             f"{_SELECT} WHERE charger_id = ? AND stopped_at IS NULL ORDER BY id", (charger_id,)
         )
+        if not rows and self._starts == asked_at:  # no start() began while we read
+            self._none_open.add(charger_id)
         return [_row(r) for r in rows]
 
     async def latest_on(self, charger_id: str, connector_id: int) -> TransactionRow | None:

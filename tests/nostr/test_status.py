@@ -377,3 +377,42 @@ async def test_a_charger_that_drops_shows_offline_only_after_the_grace(bot: Bot)
         assert len(await bot.published()) == 1  # still within the grace
         await wait_until(lambda: _count(bot, 2), seconds=scaled(8), what="offline after the grace")
     assert (await bot.published())[-1]["content"] == "⛔ Offline"
+
+
+class _Wave:
+    """The central system's ``connect_wave`` as the test sets it; counts the questions."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.asked = 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.on
+
+
+async def _asked(wave: _Wave, n: int) -> bool:
+    return wave.asked >= n
+
+
+@pytest.mark.parametrize("bot", [{"busy_pause_s": 0.01, "max_hold_s": 3600.0}], indirect=True)
+async def test_nothing_is_signed_while_a_wave_of_chargers_connects(bot: Bot) -> None:
+    wave = _Wave()
+    bot.status.yield_to(wave)
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status):
+        # 100 looks 10 ms apart: past the 0.5 s in which a change is gathered.
+        await wait_until(lambda: _asked(wave, 100), what="the publisher looking 100 times")
+        assert await bot.published() == []
+        wave.on = False
+        await wait_until(lambda: _count(bot, 1), what="the status once the wave is over")
+
+
+@pytest.mark.parametrize("bot", [{"busy_pause_s": 0.01, "max_hold_s": 0.3}], indirect=True)
+async def test_a_wave_holds_statuses_back_for_max_hold_s_only(bot: Bot) -> None:
+    wave = _Wave()
+    bot.status.yield_to(wave)
+    await bot.set_status(1, "Available")
+    async with running(bot.pool, bot.outbox, bot.status):
+        await wait_until(lambda: _count(bot, 1), what="the status during an endless wave")
+    assert wave.on and wave.asked > 1

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -16,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 
 from bot.errors import ChargerOffline, OcppError, is_retryable
 from bot.ocpp import commands
+from bot.ocpp.server import WAVE_CONNECTS_PER_S
 from bot.ocpp.simcharger import SimCharger, SimSettings
 from tests.helpers import scaled, write_config
 from tests.ocpp.support import RawCharger, Site, basic_auth, running_central, wait_until
@@ -295,3 +297,54 @@ async def test_no_password_in_the_logs_even_at_debug(
     assert "Authorization" in caplog.text  # the header was logged, its value not
     assert site.password not in caplog.text and token not in caplog.text
     assert "wrong-password" not in caplog.text
+
+
+class _StoppedClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_wave_of_connects_is_told_while_it_lasts(tmp_path: Path) -> None:
+    clock = _StoppedClock()
+    fleet = tuple(f"cp-{n:03d}" for n in range(WAVE_CONNECTS_PER_S))
+    async with (
+        running_central(tmp_path, chargers=fleet, clock=clock) as site,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        for charger_id in fleet[:-1]:
+            await stack.enter_async_context(site.raw(charger_id))
+        await wait_until(lambda: len(site.central.online_chargers()) == len(fleet) - 1)
+        assert not site.central.connect_wave()  # one short of a wave
+        await stack.enter_async_context(site.raw(fleet[-1]))
+        await wait_until(lambda: len(site.central.online_chargers()) == len(fleet))
+        assert site.central.connect_wave()
+        clock.now += 1  # the next second still counts the one before
+        assert site.central.connect_wave()
+        clock.now += 1
+        assert not site.central.connect_wave()  # over: nobody connected since
+
+
+async def test_routine_lines_of_a_fleet_are_counted_not_logged_one_by_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.ocpp")
+    fleet = tuple(f"cp-{n:03d}" for n in range(25))
+    async with running_central(tmp_path, chargers=fleet) as site:
+        async with contextlib.AsyncExitStack() as stack:
+            for charger_id in fleet:
+                await stack.enter_async_context(site.raw(charger_id))
+            await wait_until(lambda: len(site.central.online_chargers()) == len(fleet))
+        online = [r for r in caplog.records if r.getMessage().endswith("] online")]
+        assert 0 < len(online) <= 20  # at most 20 a window (unless a window ended meanwhile)
+        routine = site.central._context.routine
+        routine.summary()
+    counted = [r.getMessage() for r in caplog.records if "not logged one by one" in r.getMessage()]
+    total = len(online) + sum(
+        int(m.split(" online")[0].split()[-1]) for m in counted if " online" in m
+    )
+    assert total == len(fleet)

@@ -114,7 +114,10 @@ async def _paid_session(config_path: Path, amount_msat: int, *, refund_due: bool
         await db.close()
 
 
-async def test_kill_and_restart_at_each_state(tmp_path: Path, ocpp: str) -> None:
+@pytest.mark.parametrize("ln_kind", ["cln", "nwc"])
+async def test_kill_and_restart_at_each_state(tmp_path: Path, ocpp: str, ln_kind: str) -> None:
+    """Killed while charging, mid-way and after the budget was reached, on either charger
+    protocol and on either Lightning backend: one start, the books balance."""
     config_path, port = _configure(tmp_path)
     session_id = await _paid_session(config_path, 500_000)  # 2 kWh at 250 sat/kWh
     db_path = load_config(config_path).service.database_path
@@ -137,21 +140,22 @@ async def test_kill_and_restart_at_each_state(tmp_path: Path, ocpp: str) -> None
         )
 
     try:
-        # 1. paid -> (killed while charging)
-        async with bot(config_path):
-            await in_state("charging")
-            await sim.wait_for(lambda: sim.connectors[1].status == "Charging", scaled(10))
-        # 2. charging -> killed mid-way with energy already counted
-        async with bot(config_path):
-            await wait_until(lambda: _state(db_path, session_id)[1] > 0, 30, "energy counted")
-        energy_before = _state(db_path, session_id)[1]
-        # 3. charging -> budget reached -> stopping -> settled, while we were away in between
-        async with bot(config_path):
-            await in_state("refunding", "closed", within=60)
-        assert _state(db_path, session_id)[1] >= energy_before
-        # 4. a last restart changes nothing that is done
-        async with bot(config_path):
-            await asyncio.sleep(scaled(2.0))
+        async with lightning(config_path, ln_kind):
+            # 1. paid -> (killed while charging)
+            async with bot(config_path):
+                await in_state("charging")
+                await sim.wait_for(lambda: sim.connectors[1].status == "Charging", scaled(10))
+            # 2. charging -> killed mid-way with energy already counted
+            async with bot(config_path):
+                await wait_until(lambda: _state(db_path, session_id)[1] > 0, 30, "energy counted")
+            energy_before = _state(db_path, session_id)[1]
+            # 3. charging -> budget reached -> stopping -> settled, while we were away in between
+            async with bot(config_path):
+                await in_state("refunding", "closed", within=60)
+            assert _state(db_path, session_id)[1] >= energy_before
+            # 4. a last restart changes nothing that is done
+            async with bot(config_path):
+                await asyncio.sleep(scaled(2.0))
     finally:
         sim_task.cancel()
         await asyncio.gather(sim_task, return_exceptions=True)
@@ -193,7 +197,10 @@ def held_starts(base: type[SimCharger]) -> Any:
     return HeldStarts
 
 
-async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path, ocpp: str) -> None:
+@pytest.mark.parametrize("ln_kind", ["cln", "nwc"])
+async def test_kill_while_starting_sends_no_second_remote_start(
+    tmp_path: Path, ocpp: str, ln_kind: str
+) -> None:
     config_path, port = _configure(tmp_path)
     session_id = await _paid_session(config_path, 100_000)  # 400 Wh at 250 sat/kWh
     config = load_config(config_path)
@@ -209,26 +216,27 @@ async def test_kill_while_starting_sends_no_second_remote_start(tmp_path: Path, 
     sim = held_starts(sim_class(ocpp))(settings)
     sim_task = asyncio.create_task(sim.run())
     try:
-        # 1. killed right after the RemoteStart went out, before any StartTransaction
-        async with bot(config_path):
-            await sim.wait_for(lambda: len(sim.held) == 1, scaled(30))
-            await wait_until(lambda: _state(db_path, session_id)[0] == "starting", 10)
-        await sim.wait_for(lambda: not sim.connected, scaled(10))
-        # 2. restarted while starting: it waits for the StartTransaction, it does not ask again
-        async with bot(config_path):
-            await sim.wait_for(lambda: sim.connected, scaled(30))
-            # A window inside the resume grace, not scaled: past the grace a connector still
-            # reported Available is asked again on purpose, so a slow machine's longer window
-            # would watch the bot do the right thing and call it a second start.
-            await asyncio.sleep(RESUME_GRACE_S * 0.4)
-            assert _state(db_path, session_id)[0] == "starting"
-            assert len(sim.commands(WIRES[ocpp].remote_start)) == 1
-            sim.release()  # the car is plugged in at last
-            await wait_until(
-                lambda: _state(db_path, session_id)[0] in ("refunding", "closed"),
-                45,
-                "session settled",
-            )
+        async with lightning(config_path, ln_kind):
+            # 1. killed right after the RemoteStart went out, before any StartTransaction
+            async with bot(config_path):
+                await sim.wait_for(lambda: len(sim.held) == 1, scaled(30))
+                await wait_until(lambda: _state(db_path, session_id)[0] == "starting", 10)
+            await sim.wait_for(lambda: not sim.connected, scaled(10))
+            # 2. restarted while starting: it waits for the StartTransaction, it does not ask again
+            async with bot(config_path):
+                await sim.wait_for(lambda: sim.connected, scaled(30))
+                # A window inside the resume grace, not scaled: past the grace a connector still
+                # reported Available is asked again on purpose, so a slow machine's longer window
+                # would watch the bot do the right thing and call it a second start.
+                await asyncio.sleep(RESUME_GRACE_S * 0.4)
+                assert _state(db_path, session_id)[0] == "starting"
+                assert len(sim.commands(WIRES[ocpp].remote_start)) == 1
+                sim.release()  # the car is plugged in at last
+                await wait_until(
+                    lambda: _state(db_path, session_id)[0] in ("refunding", "closed"),
+                    45,
+                    "session settled",
+                )
     finally:
         sim_task.cancel()
         await asyncio.gather(sim_task, return_exceptions=True)

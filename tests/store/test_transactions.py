@@ -82,3 +82,19 @@ async def test_stop_writes_row_and_readings_together(db: Database) -> None:
     assert await store.open_with_tag("tag-1") is None
     assert (await store.latest_on("cp-1", 1)) == stopped
     assert (await verify_chain(db, transaction_chain(row.id))).length == 2
+
+
+async def test_a_charger_without_open_transactions_is_asked_of_sqlite_once(db: Database) -> None:
+    store = TransactionStore(db, MeterLog(db))
+    selects: list[str] = []
+    # Counting what reaches SQLite, on the store's own connection.
+    await db._conn.set_trace_callback(
+        lambda sql: selects.append(sql) if "stopped_at IS NULL" in sql else None
+    )
+    assert await store.open_of("cp-1") == []
+    assert await store.open_of("cp-1") == []
+    assert len(selects) == 1  # the second connect of the charger cost no query
+    row, _ = await store.start(new(), begin)
+    assert [r.id for r in await store.open_of("cp-1")] == [row.id]
+    await store.stop(row.id, TransactionStop(1500, "2025-01-01T01:00:00Z", 1.0, "Local", None), [])
+    assert await store.open_of("cp-1") == []

@@ -16,10 +16,8 @@ from typing import Any
 from ocpp.v201.enums import Action
 
 from bot.log import charger_log
-from bot.ocpp.frames import Call, FrameError, MessageType, encode_error, encode_result
-from bot.ocpp.handlers import Context, Handler, iso_time
-from bot.ocpp.readings import Unusable
-from bot.ocpp.v201.frames import ErrorCode, code_of, schema_error
+from bot.ocpp.handlers import CallAnswers, Context, Handler, iso_time
+from bot.ocpp.v201.frames import code_of, schema_error
 from bot.ocpp.v201.status import EvseStates
 from bot.store.chargers import BootInfo, ConnectorState
 from bot.store.ocpp201 import Ocpp201Store
@@ -28,7 +26,7 @@ __all__ = ["Context201", "Handlers"]
 
 log = logging.getLogger("bot.ocpp")
 
-_KNOWN_ACTIONS = {a.value for a in Action}
+_KNOWN_ACTIONS = frozenset(a.value for a in Action)
 _PROBLEM_COMPONENTS = {"Connector", "EVSE", "ChargingStation"}
 
 
@@ -64,10 +62,10 @@ class Context201:
         return self.evses.setdefault(charger_id, EvseStates())
 
 
-class Handlers:
+class Handlers(CallAnswers):
     def __init__(self, context: Context201, billing: dict[str, Handler]) -> None:
         self._context = context
-        self._strict: dict[str, Handler] = {
+        strict: dict[str, Handler] = {
             "BootNotification": self._boot_notification,
             "Heartbeat": self._heartbeat,
             "Authorize": self._authorize,
@@ -79,56 +77,15 @@ class Handlers:
             "LogStatusNotification": self._notification,
             "ReservationStatusUpdate": self._reservation_status,
         }
-        self._lenient = billing
-
-    async def handle(self, charger_id: str, call: Call, raw: str) -> str:
-        """The reply frame to ``call``; refusals are logged and kept as anomalies."""
-        try:
-            payload = await self._dispatch(charger_id, call, raw)
-        except (FrameError, Unusable) as refusal:
-            code = code_of(refusal.code)
-            await self._refused(charger_id, call, raw, code, refusal.description)
-            return encode_error(call.unique_id, code, refusal.description)
-        except Exception:
-            charger_log(log, charger_id).exception("%s %s failed", call.action, call.unique_id)
-            return encode_error(
-                call.unique_id, ErrorCode.INTERNAL_ERROR, f"{call.action} could not be processed"
-            )
-        return encode_result(call.unique_id, payload)
-
-    async def _dispatch(self, charger_id: str, call: Call, raw: str) -> dict[str, Any]:
-        if call.action in self._lenient:
-            return await self._lenient[call.action](charger_id, call.payload, raw)
-        handler = self._strict.get(call.action)
-        if handler is None:
-            if call.action in _KNOWN_ACTIONS:
-                raise FrameError(
-                    ErrorCode.NOT_SUPPORTED, f"{call.action} is not taken by this CSMS"
-                )
-            raise FrameError(
-                ErrorCode.NOT_IMPLEMENTED, f"{call.action!r} is not an OCPP 2.0.1 action"
-            )
-        error = schema_error(MessageType.CALL, call.action, call.payload)
-        if error is not None:
-            raise error
-        return await handler(charger_id, call.payload, raw)
-
-    async def _refused(
-        self, charger_id: str, call: Call, raw: str, code: str, description: str
-    ) -> None:
-        charger_log(log, charger_id).warning(
-            "refused %s %s: %s %s", call.action, call.unique_id, code, description
-        )
-        base = self._context.base
-        await base.chargers.record_anomaly(
-            charger_id,
-            at=base.clock(),
-            kind="refused",
-            detail=description,
-            raw=raw,
-            action=call.action,
-            unique_id=call.unique_id,
-            code=code,
+        super().__init__(
+            context.base,
+            strict=strict,
+            lenient=billing,
+            known_actions=_KNOWN_ACTIONS,
+            schema=schema_error,
+            version="OCPP 2.0.1",
+            role="this CSMS",
+            code_of=code_of,
         )
 
     async def _boot_notification(
@@ -145,7 +102,9 @@ class Handlers:
         )
         await base.chargers.booted(charger_id, boot, now)
         clog = charger_log(log, charger_id)
-        clog.info(
+        base.routine.info(
+            clog,
+            "booted",
             "booted (%s): %s %s firmware %s",
             payload["reason"],
             boot.vendor,

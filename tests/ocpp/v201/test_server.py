@@ -188,3 +188,15 @@ async def _refused_and_unanswered(site: Site) -> None:
         with pytest.raises(OcppError) as silent:
             await site.central.v201.trigger_message("cp-001", "Heartbeat")
         assert silent.value.code is None and "no answer" in str(silent.value)
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_refusal_is_answered_when_it_cannot_be_kept(site: Site, subprotocol: str) -> None:
+    """The anomaly table is gone (a real SQLite failure on the refusal's INSERT): the
+    charger still gets its CALLERROR, and the connection stays."""
+    await site.db.execute("DROP TABLE ocpp_anomalies")
+    async with site.raw(subprotocol=subprotocol) as raw:
+        await raw.send_text('[2, "r1", "BootNotification", {"reason": "PowerUp"}]')
+        reply = await raw.receive()
+        assert reply[0] == 4 and reply[1] == "r1", reply
+        assert "currentTime" in await raw.ok("Heartbeat", {})
