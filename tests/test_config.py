@@ -35,6 +35,7 @@ def test_valid_config_is_parsed_into_frozen_objects(tmp_path: Path) -> None:
     assert config.service.data_dir == tmp_path / "data"
     assert config.lightning.rpc_path == tmp_path / "ln" / "regtest" / "lightning-rpc"
     assert config.read_relays == ("ws://127.0.0.1:7777",)
+    assert config.relays[0].max_events_per_s == 500
     charger = config.chargers[0]
     assert charger.connectors[0].type == "Type2"
     assert charger.keys.npub.startswith("npub1")
@@ -152,6 +153,12 @@ def test_missing_identities_dir(tmp_path: Path) -> None:
     ("old", "new", "key", "words"),
     [
         ('url = "ws://127.0.0.1:7777"', 'url = "http://relay"', "relay[0].url", "ws://"),
+        (
+            'url = "ws://127.0.0.1:7777"',
+            'url = "ws://127.0.0.1:7777"\nmax_events_per_s = 0',
+            "relay[0].max_events_per_s",
+            "within 1..100000",
+        ),
         ('listen = "127.0.0.1:0"', 'listen = "nowhere"', "ocpp.listen", "HOST:PORT"),
         (
             'backend = "simnode"',
@@ -173,6 +180,14 @@ def test_bad_values_in_relays_toml(
     config = write_config(tmp_path)
     edit(config, old, new)
     expect_error(config, config, key, words)
+
+
+def test_a_relays_pace_is_read(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    edit(
+        config, 'url = "ws://127.0.0.1:7777"', 'url = "ws://127.0.0.1:7777"\nmax_events_per_s = 20'
+    )
+    assert load_config(config, env={}).relays[0].max_events_per_s == 20
 
 
 def test_tariff_limits_are_checked(tmp_path: Path) -> None:

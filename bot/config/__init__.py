@@ -70,6 +70,9 @@ class RelayConfig:
     url: str
     read: bool = True
     write: bool = True
+    # Events sent to this relay per second at most (a burst of one second's worth at once):
+    # relays limit events per connection, and a burst beyond the limit costs the connection.
+    max_events_per_s: int = 500
 
 
 @dataclass(frozen=True)
@@ -306,7 +309,14 @@ def _relay(table: KeyReader) -> RelayConfig:
     url = table.text("url")
     if urlsplit(url).scheme not in ("ws", "wss") or not urlsplit(url).netloc:
         raise table.fail("url", f"expected a ws:// or wss:// URL, got {url!r}")
-    relay = RelayConfig(url, read=table.flag("read", True), write=table.flag("write", True))
+    relay = RelayConfig(
+        url,
+        read=table.flag("read", True),
+        write=table.flag("write", True),
+        max_events_per_s=table.integer(
+            "max_events_per_s", RelayConfig.max_events_per_s, minimum=1, maximum=100_000
+        ),
+    )
     table.done()
     return relay
 

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from pyln.client import LightningRpc, RpcError
 
+from bot.backoff import Backoff
 from bot.errors import LightningError, LightningUnavailable, is_retryable
 from bot.ports.lightning import (
     DecodedInvoice,
@@ -35,7 +34,7 @@ from bot.ports.lightning import (
     PaymentStatus,
 )
 
-__all__ = ["DUPLICATE_LABEL", "Backoff", "ClnBackend"]
+__all__ = ["DUPLICATE_LABEL", "ClnBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +52,6 @@ class _Silent:
 
 
 _SILENT = _Silent()
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter (0.5-1.0 of ``first_s * 2**n``, at most ``cap_s``),
-    giving up once ``give_up_after_s`` has passed."""
-
-    first_s: float = 0.2
-    cap_s: float = 5.0
-    give_up_after_s: float = 20.0
-
-    def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        return float(min(self.cap_s, self.first_s * 2**attempt) * (0.5 + rng() / 2))
 
 
 class ClnBackend:

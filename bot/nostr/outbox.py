@@ -6,6 +6,14 @@ sends due rows to our write relays plus the relays named for that event, at most
 backoff and jitter. Rows survive restarts (they are simply due again) and a relay that
 connects again makes every pending row due at once, so an outage of an hour costs one
 round of sends when it ends, not an hour of backoff. See ``bot.store.outbox`` for states.
+
+Rows wait in three lanes, and a send leaves only when every relay it goes to has a send
+slot (:meth:`RelayPool.reserve`, per-relay pacing): first everything a person waits for
+(DMs, zap receipts, refund notices, wallet answers), then machine status (kind 33600),
+then the rest (NIP-38 status, profiles, relay lists, locations). A DM therefore overtakes
+thousands of queued status events. Replaceable events coalesce: a row whose address got a
+newer row is superseded (the store marks it, the lanes skip it), and a newer row waits
+while an older one of its address is in flight, so it is never overtaken by it.
 """
 
 from __future__ import annotations
@@ -33,6 +41,15 @@ __all__ = ["Delivery", "Outbox", "is_final_rejection", "own_event", "parse_outgo
 log = logging.getLogger(__name__)
 
 MAX_EXTRA_RELAYS = 20  # a zap request may list many relays; the first ones are enough
+URGENT, STATUS, BACKGROUND = 0, 1, 2  # lanes, first served first
+_LANE_OF_KIND = {
+    33600: STATUS,  # machine status: what apps and the bench watch
+    30315: BACKGROUND,  # NIP-38 status for people: the same news, after the 33600
+    0: BACKGROUND,
+    10002: BACKGROUND,
+    10050: BACKGROUND,
+    33000: BACKGROUND,
+}
 # NIP-01 OK prefixes after which sending the same event again cannot succeed.
 _FINAL_PREFIXES = ("invalid:", "blocked:", "pow:", "restricted:", "mute:")
 
@@ -136,10 +153,14 @@ class Outbox:
         self._wake = asyncio.Event()
         self._retry_all = True  # after a restart every pending row gets a fresh attempt
         self._in_flight: set[int] = set()
-        # Just stored, not yet handed to a send task: urgent ones (status, receipts, DMs)
-        # first, then the background ones (profiles, relay lists, locations).
-        self._fresh: deque[OutboxRow] = deque()
-        self._fresh_background: deque[OutboxRow] = deque()
+        # Rows to send, not yet handed to a send task, by lane (see the module docstring);
+        # their ids in _queued, so that a row claimed again after its lease is not doubled.
+        self._lanes: tuple[deque[OutboxRow], ...] = (deque(), deque(), deque())
+        self._queued: set[int] = set()
+        self._latest: dict[str, int] = {}  # replaceable address -> its newest row id
+        self._busy: dict[str, int] = {}  # address -> the row of it in flight
+        self._parked: dict[str, tuple[int, OutboxRow]] = {}  # address -> (lane, next row)
+        self._pace_until = 0.0  # time.monotonic() when a relay has a send slot again
         self._db_due_at = -math.inf  # when a row in the table (not in memory) is due next
         self._finished: list[Attempt] = []
         self._finished_since = 0.0
@@ -171,15 +192,14 @@ class Outbox:
         rows are sent after every urgent one: the first start of 10,000 chargers queues
         40,000 profile, relay list and location events, and their status must not wait.
         """
-        queue = self._fresh_background if background else self._fresh
         now = self._clock()
         stored = await self._store.add(rows, now, self._lease_s)
         # Hand the new rows to the sender directly: they are stored already leased, so
         # the table is not scanned for them; after a crash they are due at the start.
-        newest: dict[str | None, int] = {row.address: i for i, row in enumerate(rows)}
-        for i, ((outbox_id, new), row) in enumerate(zip(stored, rows, strict=True)):
-            if new and (row.address is None or newest[row.address] == i):
-                queue.append(_fresh_row(outbox_id, row, now))
+        for (outbox_id, new), row in zip(stored, rows, strict=True):
+            if new:
+                fresh = _fresh_row(outbox_id, row, now)
+                self._queue(fresh, BACKGROUND if background else _lane(fresh))
         self._wake.set()
         return [outbox_id for outbox_id, _ in stored]
 
@@ -208,6 +228,37 @@ class Outbox:
         self._retry_all = True
         self._wake.set()
 
+    def _queue(self, row: OutboxRow, lane: int) -> None:
+        """Put a row in its lane; an older row of the same address is superseded by it."""
+        if row.id in self._queued or row.id in self._in_flight:
+            return
+        if row.address is not None:
+            if self._latest.get(row.address, row.id) > row.id:
+                return  # a newer one is known: the store marked this one superseded
+            self._latest[row.address] = row.id
+        self._queued.add(row.id)
+        self._lanes[lane].append(row)
+
+    def _next_row(self) -> tuple[int, OutboxRow] | None:
+        """The first row of the first non-empty lane that may go now."""
+        for lane, queue in enumerate(self._lanes):
+            while queue:
+                row = queue.popleft()
+                self._queued.discard(row.id)
+                address = row.address
+                if address is None:
+                    return lane, row
+                if self._latest.get(address, row.id) > row.id:
+                    continue  # superseded while it waited
+                if address in self._busy:
+                    self._parked[address] = (lane, row)  # after the one in flight
+                    continue
+                return lane, row
+        return None
+
+    def _queued_count(self) -> int:
+        return len(self._queued)
+
     async def run(self) -> None:
         try:
             async with asyncio.TaskGroup() as group:
@@ -218,9 +269,9 @@ class Outbox:
                         self._retry_all = False
                         await self._store.retry_now(self._clock())
                         self._db_due_at = -math.inf
-                    self._dispatch(group, self._take_fresh())
-                    if self._db_due_at <= self._clock():
-                        await self._claim(group)
+                    if self._db_due_at <= self._clock() and self._claim_room() > 0:
+                        await self._claim()
+                    self._dispatch(group)
                     if self._clock() >= self._next_prune:
                         await self._prune()
                     await self._sleep()
@@ -234,27 +285,36 @@ class Outbox:
         if pruned:
             log.info("outbox: forgot %d finished row(s)", pruned)
 
-    def _take_fresh(self) -> list[OutboxRow]:
-        free = max(0, self._concurrency - len(self._in_flight))
-        rows: list[OutboxRow] = []
-        for queue in (self._fresh, self._fresh_background):
-            while queue and len(rows) < free:
-                rows.append(queue.popleft())
-        return rows
+    def _claim_room(self) -> int:
+        return self._concurrency - len(self._in_flight) - self._queued_count()
 
-    def _dispatch(self, group: asyncio.TaskGroup, rows: Sequence[OutboxRow]) -> None:
-        for row in rows:
-            if row.id not in self._in_flight:
-                self._in_flight.add(row.id)
-                group.create_task(self._attempt(row))
+    def _dispatch(self, group: asyncio.TaskGroup) -> None:
+        """Start sends, lane by lane, while relays have send slots and tasks are free."""
+        while len(self._in_flight) < self._concurrency:
+            if time.monotonic() < self._pace_until:
+                return
+            taken = self._next_row()
+            if taken is None:
+                return
+            lane, row = taken
+            targets = list(dict.fromkeys([*self._pool.write_relays, *row.relays]))
+            wait = self._pool.reserve(targets) if targets else 0.0
+            if wait > 0.0:  # back to the head of its lane until the relays have a slot
+                self._lanes[lane].appendleft(row)
+                self._queued.add(row.id)
+                self._pace_until = time.monotonic() + wait
+                return
+            self._in_flight.add(row.id)
+            if row.address is not None:
+                self._busy[row.address] = row.id
+            group.create_task(self._attempt(row, targets))
 
-    async def _claim(self, group: asyncio.TaskGroup) -> None:
+    async def _claim(self) -> None:
         """Take due rows from the table: retries, leftovers, and rows from before a start."""
-        free = self._concurrency - len(self._in_flight)
-        if free <= 0:
-            return  # a finishing send wakes us
+        free = self._claim_room()
         rows = await self._store.claim_due(self._clock(), free, self._lease_s)
-        self._dispatch(group, rows)
+        for row in rows:
+            self._queue(row, _lane(row))
         if len(rows) >= free:
             self._db_due_at = -math.inf
         else:
@@ -273,19 +333,20 @@ class Outbox:
         return len(self._finished) >= self._concurrency or waited >= self._flush_interval_s
 
     async def _sleep(self) -> None:
-        fresh = self._fresh or self._fresh_background
-        if (fresh and len(self._in_flight) < self._concurrency) or self._flush_due():
-            return
-        timeout = min(30.0, max(0.0, self._db_due_at - self._clock()))
-        if timeout == 0.0 and len(self._in_flight) < self._concurrency:
-            return
+        mono = time.monotonic()
+        timeout = 30.0
+        if self._queued_count() and len(self._in_flight) < self._concurrency:
+            timeout = min(timeout, self._pace_until - mono)  # <= 0: sendable now
+        if self._claim_room() > 0:
+            timeout = min(timeout, self._db_due_at - self._clock())
         if self._finished:
-            remaining = self._flush_interval_s - (time.monotonic() - self._finished_since)
-            timeout = min(timeout or 1.0, max(0.001, remaining))
+            timeout = min(timeout, self._flush_interval_s - (mono - self._finished_since))
+        if timeout <= 0.0:
+            return
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
         # cancellation that arrives as the event is set, and the outbox never stops.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout or 1.0):
+            async with asyncio.timeout(timeout):
                 await self._wake.wait()
         self._wake.clear()
 
@@ -302,29 +363,44 @@ class Outbox:
                     if not future.done():
                         future.set_result(None)
 
-    async def _attempt(self, row: OutboxRow) -> None:
+    async def _attempt(self, row: OutboxRow, targets: Sequence[str]) -> None:
         try:
-            attempt = await self._send(row)
+            attempt = await self._send(row, targets)
         except Exception as exc:  # never lose the row: log it and try again later
             log.exception("outbox row %d: send failed", row.id)
             attempt = self._retry(row, (), f"error: {exc}")
         finally:
             self._in_flight.discard(row.id)
+            self._release(row)
         if not self._finished:
             self._finished_since = time.monotonic()
         self._finished.append(attempt)
         self._wake.set()
 
-    async def _send(self, row: OutboxRow) -> Attempt:
+    def _release(self, row: OutboxRow) -> None:
+        """The row's send ended: the next row of its address may go (ahead of its lane)."""
+        address = row.address
+        if address is None or self._busy.get(address) != row.id:
+            return
+        del self._busy[address]
+        parked = self._parked.pop(address, None)
+        if parked is not None and self._latest.get(address) == parked[1].id:
+            lane, waiting = parked
+            self._lanes[lane].appendleft(waiting)
+            self._queued.add(waiting.id)
+        elif self._latest.get(address) == row.id:
+            del self._latest[address]  # nothing newer waits: forget the address
+
+    async def _send(self, row: OutboxRow, targets: Sequence[str]) -> Attempt:
         now = self._clock()
         if row.expires_at is not None and row.expires_at <= now:
             return Attempt(row.id, "expired", (), now, now, "expired before it was sent")
         if now - row.created_at > self._give_up_after_s:
             return Attempt(row.id, "failed", (), now, now, "no relay took it in time")
-        targets = list(dict.fromkeys([*self._pool.write_relays, *row.relays]))
         if not targets:  # pool.start() already warned that no relay is configured
             return self._retry(row, (), "no relays to send to", level=logging.DEBUG)
-        answers = await self._pool.send(nostr_sdk.Event.from_json(row.event_json), targets)
+        event = nostr_sdk.Event.from_json(row.event_json)
+        answers = await self._pool.send(event, targets, paced=True)
         results = tuple(RelayResult(url, a.ok, a.message) for url, a in answers.items())
         now = self._clock()
         if any(a.ok for a in answers.values()):
@@ -364,6 +440,10 @@ class Outbox:
         delivery = Delivery(row.id, row.event_id, row.kind, row.address, time.monotonic())
         for listener in self._listeners:
             listener(delivery)
+
+
+def _lane(row: OutboxRow) -> int:
+    return _LANE_OF_KIND.get(row.kind, URGENT)
 
 
 def _fresh_row(outbox_id: int, row: NewOutboxEvent, now: float) -> OutboxRow:

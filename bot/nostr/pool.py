@@ -3,9 +3,19 @@
 The client holds no signer (nostr-sdk 0.45): each event arrives here already signed by its
 charger. Relays come from ``relays.toml`` with their read/write flags; relays that only a
 driver uses (their DM inbox, their zap request's relays) are added on demand as write-only
-extras and the least recently used ones are dropped beyond ``max_extra_relays``. The SDK
-reconnects by itself; :meth:`RelayPool.run` pumps its notifications into subscription queues
-and tells listeners when a relay is connected again, so the outbox can retry at once.
+extras and the least recently used ones are dropped beyond ``max_extra_relays``.
+
+Reconnecting is ours, not the SDK's: nostr-sdk 0.45.1 offers only a fixed retry interval
+(``RelayOptions.retry_interval``; ``adjust_retry_interval`` grows it by its own rule), so
+its reconnect is turned off (``reconnect(False)``: a dropped relay stays ``TERMINATED``)
+and :meth:`RelayPool.run` reconnects each relay with :class:`~bot.backoff.Backoff`
+(exponential with jitter and a cap, back to the first delay once a connection held
+``stable_s``). Every drop is logged once, with what is known of it: the SDK keeps no close
+code or reason, so the line carries the relay's last NOTICE/CLOSED, how long the connection
+held and how many events went over it (in all and in the last ``window_s``); a failed
+reconnect logs the SDK's error. After a reconnect the REQs are sent again and listeners are
+told, so the outbox sends its un-acknowledged rows at once. Sends are paced per relay
+(:mod:`bot.nostr.pacing`, ``[[relay]] max_events_per_s``).
 """
 
 from __future__ import annotations
@@ -13,26 +23,39 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
 import nostr_sdk
 
+from bot.backoff import Backoff
 from bot.config import Config, RelayConfig
 from bot.config.keys import ChargerKeys
 from bot.errors import NostrError
 from bot.nostr.keys import sdk_keys
+from bot.nostr.pacing import RelayPacer
 
-__all__ = ["RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
+__all__ = ["RELAY_BACKOFF", "RelayAnswer", "RelayPool", "Subscription", "normalize_relay_url"]
 
 log = logging.getLogger(__name__)
 
 _CONNECTED = nostr_sdk.RelayStatus.CONNECTED
+# Statuses in which the SDK is busy with the connection: no reconnect of ours then.
+_UNDER_WAY = (
+    nostr_sdk.RelayStatus.INITIALIZED,
+    nostr_sdk.RelayStatus.PENDING,
+    nostr_sdk.RelayStatus.CONNECTING,
+    nostr_sdk.RelayStatus.CONNECTED,
+)
+# A driver's relay (a zap request's, a DM inbox) gets few events; unknown limits: be modest.
+EXTRA_RELAY_EVENTS_PER_S = 20
+RELAY_BACKOFF = Backoff(first_s=0.25, cap_s=60.0)
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,21 @@ class Subscription:
         return await self.events.get()
 
 
+@dataclass
+class _Link:
+    """What the pool knows of one relay connection, for its reconnects and its drop's log."""
+
+    successes: int = 0  # the SDK's count of successful connections, as last seen
+    up_since: float | None = None
+    down_since: float | None = None
+    failures: int = 0  # reconnect attempts since the last stable connection
+    next_try: float = 0.0
+    error: str = ""  # the SDK's error of the last failed attempt
+    sent: int = 0  # events sent over the current connection
+    # (when, events sent so far) once per poll: the count of the last window_s
+    samples: deque[tuple[float, int]] = field(default_factory=deque)
+
+
 class RelayPool:
     name = "nostr-relays"
     # nostr-sdk keeps the callback event loop in one process-wide variable; this counts
@@ -84,15 +122,31 @@ class RelayPool:
         relays: Sequence[RelayConfig],
         *,
         auth_keys: ChargerKeys | None = None,
-        retry_interval_s: float = 5.0,
+        backoff: Backoff = RELAY_BACKOFF,
+        stable_s: float = 10.0,
+        window_s: float = 10.0,
         ok_timeout_s: float = 10.0,
         connect_wait_s: float = 3.0,
         max_extra_relays: int = 64,
         poll_interval_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self._configured = {normalize_relay_url(r.url): r for r in relays}
         self._auth_keys = auth_keys
-        self._retry_interval = timedelta(seconds=retry_interval_s)
+        self._backoff = backoff
+        self._stable_s = stable_s
+        self._window_s = window_s
+        self._clock = clock
+        self._rng = rng
+        self.pacer = RelayPacer(
+            {url: r.max_events_per_s for url, r in self._configured.items()},
+            EXTRA_RELAY_EVENTS_PER_S,
+            clock,
+        )
+        self._links: dict[str, _Link] = {}
+        self._reconnects: dict[str, asyncio.Task[None]] = {}
+        self._group: asyncio.TaskGroup | None = None
         self._ok_timeout = timedelta(seconds=ok_timeout_s)
         self._connect_wait_s = connect_wait_s
         self._max_extra = max_extra_relays
@@ -133,12 +187,8 @@ class RelayPool:
         self._listeners.append(listener)
 
     def _options(self) -> Any:
-        return (
-            nostr_sdk.RelayOptions()
-            .reconnect(True)
-            .retry_interval(self._retry_interval)
-            .adjust_retry_interval(False)
-        )
+        # Our reconnect loop, not the SDK's fixed interval (see the module docstring).
+        return nostr_sdk.RelayOptions().reconnect(False)
 
     async def start(self) -> None:
         """Build the client and start connecting; every other method calls this first."""
@@ -204,9 +254,11 @@ class RelayPool:
         await self.start()
         try:
             async with asyncio.TaskGroup() as group:
+                self._group = group  # owns the reconnect attempts
                 group.create_task(self._pump(), name="nostr-notifications")
                 group.create_task(self._watch_connections(), name="nostr-connections")
         finally:
+            self._group = None
             await self.close()
 
     async def _pump(self) -> None:
@@ -236,43 +288,108 @@ class RelayPool:
         self._notices[url] = text
 
     async def _watch_connections(self) -> None:
-        # The count of successful connections, not the status: a relay that restarts
-        # between two polls is CONNECTED both times, but its count went up.
-        successes: dict[str, int] = {}
-        down_since: dict[str, float] = {}  # url -> when we saw it drop
         while True:
             for url, relay in list(self._relays.items()):
-                stats = relay.stats()
-                count = stats.success()
-                if count > successes.get(url, 0):
-                    dropped = down_since.pop(url, None)
-                    if dropped is None:
-                        log.info("relay %s connected", url)
-                    else:
-                        log.warning("relay %s connected again after %.1f s", url, _now() - dropped)
-                    if url in successes:
-                        await self._resubscribe(url, relay)
-                    for listener in self._listeners:
-                        listener(url)
-                successes[url] = count
-                if url not in down_since and count and relay.status() != _CONNECTED:
-                    down_since[url] = _now()
-                    self._log_drop(url, relay, stats)
+                await self._look_at(url, relay)
             await asyncio.sleep(self._poll_interval_s)
 
-    def _log_drop(self, url: str, relay: Any, stats: Any) -> None:
-        """Say why a relay connection ended, as far as the SDK tells (it keeps no reason)."""
-        up_s = _now() - stats.connected_at().as_secs() if stats.connected_at() else 0.0
+    async def _look_at(self, url: str, relay: Any) -> None:
+        # The count of successful connections, not the status: a relay that restarts
+        # between two polls is CONNECTED both times, but its count went up.
+        link = self._links.setdefault(url, _Link())
+        now = self._clock()
+        stats = relay.stats()
+        count = stats.success()
+        if count > link.successes:
+            await self._connected(url, relay, link, now, again=link.successes > 0)
+            link.successes = count
+        status = relay.status()
+        if status == _CONNECTED:
+            self._sample(link, now)
+            if (
+                link.failures
+                and link.up_since is not None
+                and now - link.up_since >= self._stable_s
+            ):
+                link.failures = 0  # it held: the next drop starts from the first delay
+        elif status not in _UNDER_WAY and url not in self._reconnects:
+            if link.down_since is None:
+                link.down_since = now
+                link.next_try = now + self._backoff.delay(link.failures, self._rng)
+                if count:
+                    self._log_drop(url, relay, link, now)
+            if now >= link.next_try and self._group is not None:
+                self._reconnects[url] = self._group.create_task(
+                    self._reconnect(url, relay, link), name=f"nostr-reconnect {url}"
+                )
+
+    async def _connected(self, url: str, relay: Any, link: _Link, now: float, again: bool) -> None:
+        if link.down_since is None:
+            log.info("relay %s connected", url)
+        else:
+            log.warning(
+                "relay %s connected again after %.1f s (%d attempt(s))",
+                url,
+                now - link.down_since,
+                link.failures,
+            )
+        link.down_since, link.up_since, link.error = None, now, ""
+        link.sent = 0
+        link.samples.clear()
+        if again:
+            await self._resubscribe(url, relay)
+        for listener in self._listeners:
+            listener(url)
+
+    async def _reconnect(self, url: str, relay: Any, link: _Link) -> None:
+        """One attempt; a failure schedules the next one, ``failures`` delays further on."""
+        error = ""
+        try:
+            await relay.try_connect(timedelta(seconds=self._connect_wait_s))
+        except Exception as exc:  # NostrSdkError: refused, timed out, TLS, DNS ...
+            error = str(exc)[:200]
+        finally:
+            self._reconnects.pop(url, None)
+        if relay.status() == _CONNECTED:
+            return
+        link.failures += 1
+        delay = self._backoff.delay(link.failures, self._rng)
+        link.next_try = self._clock() + delay
+        # A relay away for a day must not write a line per attempt: a new error is a
+        # warning, the same one again is debug.
+        log.log(
+            logging.WARNING if error != link.error else logging.DEBUG,
+            "relay %s: reconnect attempt %d failed: %s; next in %.2f s",
+            url,
+            link.failures,
+            error or relay.status().name,
+            delay,
+        )
+        link.error = error
+
+    def _sample(self, link: _Link, now: float) -> None:
+        link.samples.append((now, link.sent))
+        while link.samples and link.samples[0][0] < now - self._window_s:
+            link.samples.popleft()
+
+    def _log_drop(self, url: str, relay: Any, link: _Link, now: float) -> None:
+        """Say why a relay connection ended, as far as anyone tells: the SDK keeps no close
+        code or reason, so this is the relay's last word and what we sent it."""
+        up_s = now - link.up_since if link.up_since is not None else 0.0
+        recent = link.sent - link.samples[0][1] if link.samples else link.sent
         log.warning(
-            "relay %s dropped: status %s after %.0f s connected (%d of %d connection attempts"
-            " succeeded, last notice: %s); reconnecting every %g s, events wait in the outbox",
+            "relay %s dropped: status %s after %.1f s connected, %d event(s) sent over the"
+            " connection, %d in the last %g s; last notice: %s; reconnecting in %.2f s"
+            " (then doubling, at most %g s), events wait in the outbox",
             url,
             relay.status().name,
             up_s,
-            stats.success(),
-            stats.attempts(),
+            link.sent,
+            recent,
+            self._window_s,
             self._notices.get(url, "none"),
-            self._retry_interval.total_seconds(),
+            link.next_try - now,
+            self._backoff.cap_s,
         )
 
     async def _resubscribe(self, url: str, relay: Any) -> None:
@@ -318,6 +435,8 @@ class RelayPool:
             old, _ = self._extras.popitem(last=False)
             self._writable.discard(old)
             self._relays.pop(old, None)
+            self._links.pop(old, None)
+            self.pacer.forget(old)
             await self._client.remove_relay(nostr_sdk.RelayUrl.parse(old), True)
 
     async def _wait_connected(self, urls: Sequence[str]) -> None:
@@ -327,14 +446,25 @@ class RelayPool:
                 return
             await asyncio.sleep(0.02)
 
-    async def send(self, event: Any, relays: Sequence[str]) -> dict[str, RelayAnswer]:
+    def reserve(self, relays: Iterable[str]) -> float:
+        """Take a send slot on each relay now (0.0), or say how many seconds until all have
+        one; a reserved :meth:`send` (``paced=True``) does not wait again."""
+        return self.pacer.reserve(self._normalized(u) for u in relays)
+
+    async def send(
+        self, event: Any, relays: Sequence[str], *, paced: bool = False
+    ) -> dict[str, RelayAnswer]:
         """Send a signed ``nostr_sdk.Event`` to ``relays``; one answer per relay.
 
+        Waits for a send slot on every relay unless the caller reserved one (``paced``).
         Relays that are not connected answer "relay not connected" at once instead of
         holding the send until the OK timeout.
         """
         await self.start()
         urls = list(dict.fromkeys(self._normalized(u) for u in relays))
+        # The next send slot is a point in time, not an event to wait on.
+        while not paced and (wait := self.pacer.reserve(urls)) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
         new = [u for u in urls if await self._ensure_writable(u)]
         if new:
             await self._wait_connected(new)
@@ -348,6 +478,10 @@ class RelayPool:
                 answers[url] = RelayAnswer(False, "relay not connected")
         if not connected:
             return answers
+        for url in connected:
+            link = self._links.get(url)
+            if link is not None:
+                link.sent += 1
         try:
             target = self._target(tuple(connected))
             output = await self._client.send_event(event, target, None, self._ok_timeout)

@@ -152,9 +152,7 @@ async def watch(
     clock: Callable[[], float] = time.time,
     timeout_s: float = 5.0,
 ) -> int:
-    pool = RelayPool(
-        [RelayConfig(url, read=True, write=False) for url in relays], retry_interval_s=2.0
-    )
+    pool = RelayPool([RelayConfig(url, read=True, write=False) for url in relays])
     table = WatchTable()
     if once:
         try:

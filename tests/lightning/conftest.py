@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.lightning.cln import Backoff, ClnBackend
+from bot.backoff import Backoff
+from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, serve_in_process
 from tests.lightning.cln_schema import check_wire_log
 

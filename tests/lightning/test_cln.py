@@ -10,8 +10,9 @@ from pathlib import Path
 import bolt11
 import pytest
 
+from bot.backoff import Backoff
 from bot.errors import LightningError, LightningUnavailable
-from bot.lightning.cln import Backoff, ClnBackend
+from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, SimnodeServer, read_payments, serve_in_process
 from bot.ports.bolt11 import decode_invoice
 from bot.ports.lightning import Invoice, InvoiceStatus, PaymentStatus
@@ -248,10 +249,3 @@ async def test_a_call_during_a_node_outage_is_retried(ln_dir: Path, wire_log: Pa
 
 async def test_node_fixture_serves(node: SimnodeServer) -> None:
     assert node.rpc_path.exists() and node.rpc_path.stat().st_mode & 0o077 == 0
-
-
-def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
-    backoff = Backoff(first_s=0.1, cap_s=1.0, give_up_after_s=5.0)
-    assert backoff.delay(0, rng=lambda: 0.0) == pytest.approx(0.05)
-    assert backoff.delay(2, rng=lambda: 1.0) == pytest.approx(0.4)
-    assert backoff.delay(30, rng=lambda: 1.0) == pytest.approx(1.0)

@@ -22,8 +22,9 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import register_chargers
+from bot.backoff import Backoff
 from bot.config import Config, ListenAddress, load_config
-from bot.lightning.cln import Backoff, ClnBackend
+from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient, serve_in_process
 from bot.lnurl.checkout import Checkout, PaySite
 from bot.lnurl.pay import PayEndpoints

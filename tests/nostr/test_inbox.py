@@ -58,7 +58,7 @@ class Bot:
 
     @asynccontextmanager
     async def started(self, **options: int) -> AsyncIterator[DmReceiver]:
-        pool = RelayPool.from_config(self.config, retry_interval_s=0.2)
+        pool = RelayPool.from_config(self.config)
         outbox = Outbox(OutboxStore(self.db), pool)
         keys = {c.id: c.keys for c in self.config.chargers}
         messenger = DirectMessenger(

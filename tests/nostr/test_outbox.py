@@ -28,7 +28,7 @@ def note(text: str, *, created_at: int | None = None, tags: list[list[str]] | No
 
 
 def make_pool(*urls: str) -> RelayPool:
-    return RelayPool([RelayConfig(u) for u in urls], retry_interval_s=0.2, connect_wait_s=0.5)
+    return RelayPool([RelayConfig(u) for u in urls], connect_wait_s=0.5)
 
 
 async def count_on(relay_url: str, kind: int = 1) -> int:
@@ -182,15 +182,27 @@ async def _state(store: OutboxStore, outbox_id: int, state: str) -> bool:
 
 
 class _OrderedPool(RelayPool):
-    """A pool that takes every event at once and notes the order they were sent in."""
+    """A pool whose relay takes every event at once; notes the order they were sent in.
 
-    def __init__(self) -> None:
-        super().__init__([RelayConfig("ws://127.0.0.1:9")])
+    Its pacing is the real one, on a clock the test moves; ``gate`` holds sends in flight.
+    """
+
+    def __init__(self, max_events_per_s: int = 100_000) -> None:
+        self.now = 0.0
+        super().__init__(
+            [RelayConfig("ws://127.0.0.1:9", max_events_per_s=max_events_per_s)],
+            clock=lambda: self.now,
+        )
         self.sent: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
 
-    async def send(self, event: object, relays: object) -> dict[str, RelayAnswer]:
+    async def send(
+        self, event: object, relays: object, *, paced: bool = False
+    ) -> dict[str, RelayAnswer]:
         assert isinstance(event, nostr_sdk.Event)
         self.sent.append(event.content())
+        await self.gate.wait()
         return {"ws://127.0.0.1:9": RelayAnswer(True, "")}
 
 
@@ -212,3 +224,111 @@ async def test_background_events_go_out_after_every_urgent_one(tmp_path: Path) -
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def status(charger: str, text: str, created_at: int) -> str:
+    return sign_event(KEYS, 33600, text, [["d", charger]], created_at)
+
+
+async def _count(pool: _OrderedPool, n: int) -> bool:
+    return len(pool.sent) >= n
+
+
+async def test_sends_are_paced_per_relay_and_a_dm_overtakes_queued_status(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = _OrderedPool(max_events_per_s=5)  # 5 at once, then one every 0.2 s
+    outbox = Outbox(OutboxStore(db), pool)
+    now = int(time.time())
+    try:
+        async with running(outbox):
+            await outbox.enqueue_many(
+                [(status(f"cp-{n}", f"status {n}", now), ()) for n in range(20)]
+            )
+            await wait_until(lambda: _count(pool, 5), what="the first burst")
+            await asyncio.sleep(0.3)  # the clock stands still: no slot, no send
+            assert len(pool.sent) == 5
+            await outbox.enqueue(note("dm"))
+            pool.now += 0.2  # one slot
+            await wait_until(lambda: _count(pool, 6), what="the next slot")
+            pool.now += 1.0  # five slots
+            await wait_until(lambda: _count(pool, 11), what="a second of slots")
+            await asyncio.sleep(0.3)
+            assert len(pool.sent) == 11
+        assert pool.sent[5] == "dm"  # ahead of the 15 status events that were waiting
+        assert pool.sent[:5] + pool.sent[6:] == [f"status {n}" for n in range(10)]
+    finally:
+        await db.close()
+
+
+async def test_a_flapping_status_sends_only_its_latest_and_never_an_older_one_after_it(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = _OrderedPool(max_events_per_s=1)
+    store = OutboxStore(db)
+    outbox = Outbox(store, pool)
+    now = int(time.time())
+    try:
+        async with running(outbox):
+            pool.gate.clear()  # the first version stays in flight
+            first = await outbox.enqueue(status("cp-1", "v0", now))
+            await wait_until(lambda: _count(pool, 1), what="the first version in flight")
+            ids = [await outbox.enqueue(status("cp-1", f"v{n}", now + n)) for n in range(1, 5)]
+            pool.now += 5.0  # slots enough for all of them
+            await asyncio.sleep(0.3)
+            assert pool.sent == ["v0"]  # the newest waits for the one in flight
+            pool.gate.set()
+            await asyncio.wait_for(outbox.wait_delivered(ids[-1]), scaled(5))
+            await asyncio.sleep(0.2)
+        assert pool.sent == ["v0", "v4"]
+        states = [(r.state if (r := await store.get(i)) else None) for i in [first, *ids]]
+        assert states == ["delivered", "superseded", "superseded", "superseded", "delivered"]
+    finally:
+        await db.close()
+
+
+async def test_a_relay_restart_loses_nothing_and_sends_a_superseded_status_never(
+    tmp_path: Path, relay: LocalRelay
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = RelayPool([RelayConfig(relay.url)], connect_wait_s=0.5, poll_interval_s=0.05)
+    store = OutboxStore(db)
+    # A long backoff: only the relay's return (not the timer) can explain the delivery.
+    outbox = Outbox(store, pool, base_delay_s=600.0)
+    reconnects: list[str] = []
+    pool.add_reconnect_listener(reconnects.append)
+    now = int(time.time())
+    try:
+        async with running(pool, outbox):
+            await wait_until(lambda: _true(len(reconnects) == 1), what="connected")
+            relay.stop()
+            notes = [await outbox.enqueue(note(f"while down {n}")) for n in range(30)]
+            versions = [await outbox.enqueue(status("cp-1", f"v{n}", now + n)) for n in range(3)]
+            await wait_until(lambda: _all_tried(store, notes), what="attempts while down")
+            await relay.start()
+            for outbox_id in [*notes, versions[-1]]:
+                await asyncio.wait_for(outbox.wait_delivered(outbox_id), scaled(10))
+        assert len(reconnects) == 2
+        assert await count_on(relay.url) == 30
+        on_relay = await count_status(relay.url)
+        assert on_relay == ["v2"]
+        for older in versions[:-1]:
+            row = await store.get(older)
+            assert row is not None and row.state == "superseded"
+            # Tried while the relay was down at most, never accepted anywhere.
+            assert not await store.ok_relays(older)
+    finally:
+        relay.stop()
+        await pool.close()
+        await db.close()
+
+
+async def count_status(relay_url: str) -> list[str]:
+    reader = make_pool(relay_url)
+    try:
+        events = await reader.fetch([nostr_sdk.Filter().kind(nostr_sdk.Kind(33600))])
+        return sorted(e.content() for e in events)
+    finally:
+        await reader.close()

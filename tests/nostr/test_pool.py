@@ -6,6 +6,7 @@ import logging
 import nostr_sdk
 import pytest
 
+from bot.backoff import Backoff
 from bot.config import RelayConfig
 from bot.config.keys import generate_keys
 from bot.errors import NostrError
@@ -61,10 +62,10 @@ async def test_an_unconnected_relay_answers_at_once_instead_of_timing_out() -> N
 async def test_subscription_delivers_live_events_and_survives_a_relay_restart(
     relay: LocalRelay,
 ) -> None:
-    pool = RelayPool([RelayConfig(relay.url)], retry_interval_s=0.2)
+    pool = RelayPool([RelayConfig(relay.url)])
     reconnects: list[str] = []
     pool.add_reconnect_listener(reconnects.append)
-    other = RelayPool([RelayConfig(relay.url)], retry_interval_s=0.2)
+    other = RelayPool([RelayConfig(relay.url)])
     keys = nostr_sdk.Keys.generate()
     try:
         async with running(pool, other):
@@ -125,27 +126,43 @@ async def test_a_pool_without_read_relays_fetches_and_subscribes_to_nothing() ->
         await pool.close()
 
 
-async def test_a_dropped_relay_is_logged_once_with_what_is_known_and_again_when_back(
+async def test_a_drop_is_logged_with_what_is_known_and_reconnects_with_growing_delays(
     relay: LocalRelay, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pool = RelayPool([RelayConfig(relay.url)], retry_interval_s=0.2, poll_interval_s=0.05)
-    caplog.set_level(logging.INFO, logger="bot.nostr.pool")
+    # rng 1.0: no jitter, so the delays are the backoff's own: 0.1, 0.2, 0.4, 0.4 ...
+    backoff = Backoff(first_s=0.05, cap_s=0.4)
+    pool = RelayPool(
+        [RelayConfig(relay.url)], backoff=backoff, rng=lambda: 1.0, poll_interval_s=0.02
+    )
+    caplog.set_level(logging.DEBUG, logger="bot.nostr.pool")
 
-    async def logged(text: str) -> bool:
-        return any(text in r.getMessage() for r in caplog.records)
+    def messages(text: str) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if text in r.getMessage()]
 
+    async def seen(text: str, count: int = 1) -> bool:
+        return len(messages(text)) >= count
+
+    keys = nostr_sdk.Keys.generate()
     try:
         async with running(pool):
-            await wait_until(lambda: logged("connected"), what="first connect")
+            await wait_until(lambda: seen("connected"), what="first connect")
+            for n in range(3):
+                assert (await pool.send(note(keys, f"before {n}"), [relay.url]))[relay.url].ok
             relay.stop()
-            await wait_until(lambda: logged("dropped"), what="the drop logged")
-            await asyncio.sleep(0.5)
+            await wait_until(lambda: seen("reconnect attempt", 4), what="four failed attempts")
             await relay.start()
-            await wait_until(lambda: logged("connected again after"), what="the return logged")
+            await wait_until(lambda: seen("connected again after"), what="the return logged")
+            # Nothing of the old connection is held against the new one: sends go through.
+            assert (await pool.send(note(keys, "after"), [relay.url]))[relay.url].ok
     finally:
         await pool.close()
-    drops = [r for r in caplog.records if "dropped" in r.getMessage()]
-    assert len(drops) == 1  # once, however many polls saw it down
-    assert drops[0].levelno == logging.WARNING
-    assert "connection attempts succeeded" in drops[0].getMessage()
-    assert "reconnecting every 0.2 s" in drops[0].getMessage()
+    (drop,) = messages("dropped")  # once, however many polls saw it down
+    assert drop.levelno == logging.WARNING
+    assert "status TERMINATED" in drop.getMessage()
+    assert "3 event(s) sent over the connection, 3 in the last 10 s" in drop.getMessage()
+    attempts = messages("reconnect attempt")
+    assert "Connection refused" in attempts[0].getMessage()
+    assert attempts[0].levelno == logging.WARNING
+    assert all(r.levelno == logging.DEBUG for r in attempts[1:])  # the same error again
+    delays = [float(r.args[-1]) for r in attempts[:4]]  # type: ignore[index]
+    assert delays == pytest.approx([0.1, 0.2, 0.4, 0.4])

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from bot.backoff import Backoff
 from bot.config import ChargerConfig, RelayConfig
 from bot.config.keys import generate_keys
 from bot.config.pricing import parse_pricing
 from bot.errors import LnurlError
-from bot.lightning.cln import Backoff, ClnBackend
+from bot.lightning.cln import ClnBackend
 from bot.lightning.simnode import SimnodeClient
 from bot.nostr.keys import sdk_keys
 from bot.nostr.pool import RelayPool

@@ -30,8 +30,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+from bot.backoff import Backoff
 from bot.errors import LightningError, LightningUnavailable, LnurlError, is_retryable
-from bot.lightning.cln import Backoff
 from bot.lightning.nwc.client import NoAnswer, NwcClient
 from bot.lightning.nwc.protocol import (
     ErrorCode,
@@ -62,6 +62,7 @@ _NETWORKS = {"mainnet": "bitcoin", "bitcoin": "bitcoin", "testnet": "testnet"}
 _NETWORKS |= {"testnet4": "testnet4", "signet": "signet", "regtest": "regtest"}
 # A payment may still arrive a little after an invoice's expiry (an HTLC in flight).
 EXPIRED_GRACE_S = 600
+RECONNECT_ASKS = 3  # after our relay is back: asks before waiting the whole poll interval
 
 
 class PayVerdict(enum.Enum):
@@ -141,6 +142,7 @@ class NwcBackend:
         self._poll_silent_s = poll_without_notifications_s
         self.backoff = backoff or Backoff()
         self._clock = clock
+        self._asks_after_reconnect = 0  # asks left while the wallet is not back yet
         self._ready_lock = asyncio.Lock()
         self._info: WalletInfo | None = None
 
@@ -320,7 +322,14 @@ class NwcBackend:
         if relay_back in done:
             log.info("nwc wallet relay connected again: asking about open invoices")
             reconnected.clear()
-        await self._poll_quietly()
+            self._asks_after_reconnect = RECONNECT_ASKS
+        if await self._poll_quietly():
+            self._asks_after_reconnect = 0
+        elif self._asks_after_reconnect > 0:
+            # Our connection is back, the wallet service's may not be yet (it reconnects
+            # on its own schedule): ask again once a request timeout later, not a poll later.
+            self._asks_after_reconnect -= 1
+            reconnected.set()
 
     async def _confirm(self, payment_hash: object) -> None:
         """A notification says paid: count it only when lookup_invoice agrees."""
@@ -334,11 +343,14 @@ class NwcBackend:
         if found is not None:
             await self._settle(found)
 
-    async def _poll_quietly(self) -> None:
+    async def _poll_quietly(self) -> bool:
+        """Poll; False (and a log line) when the wallet could not be asked."""
         try:
             await self._poll()
         except LightningError as exc:
             log.warning("nwc: polling the wallet failed (%s); trying again later", exc)
+            return False
+        return True
 
     async def _poll(self) -> None:
         now = int(self._clock())

@@ -28,6 +28,7 @@ from typing import Any
 
 import nostr_sdk
 
+from bot.backoff import Backoff
 from bot.config import NwcUri, RelayConfig
 from bot.errors import LightningUnavailable, NwcProtocolError
 from bot.lightning.nwc.exchange import Answer, Dropped, Exchange, Notice
@@ -44,7 +45,7 @@ from bot.lightning.nwc.protocol import (
     choose_encryption,
     parse_info,
 )
-from bot.nostr.pool import RelayPool, Subscription
+from bot.nostr.pool import RELAY_BACKOFF, RelayPool, Subscription
 from bot.nostr.primitives import verify_event
 
 __all__ = ["NoAnswer", "NwcClient", "Outcome"]
@@ -74,14 +75,14 @@ class NwcClient:
         clock: Callable[[], float] = time.time,
         info_timeout_s: float = 5.0,
         connect_wait_s: float = 3.0,
-        retry_interval_s: float = 2.0,
+        backoff: Backoff = RELAY_BACKOFF,
     ) -> None:
         self.uri = uri
         self._clock = clock
         self._info_timeout_s = info_timeout_s
         self._pool = RelayPool(
             [RelayConfig(url) for url in uri.relays],
-            retry_interval_s=retry_interval_s,
+            backoff=backoff,
             connect_wait_s=connect_wait_s,
             poll_interval_s=0.2,
         )

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bot.backoff import Backoff
 from bot.config.nwc import parse_nwc_uri
-from bot.lightning.cln import Backoff
 from bot.lightning.nwc.backend import NwcBackend
 from bot.lightning.nwc.client import NwcClient
 from bot.lightning.nwc.simwallet import SimWallet, WalletFaults, prepare_connection
@@ -50,7 +50,7 @@ async def nwc_backend(
         service = tasks.create_task(wallet.run(), name="simulated-nwc-wallet")
         if wallet.faults.online:
             await asyncio.wait_for(wallet.ready.wait(), scaled(10))
-        client = NwcClient(parse_nwc_uri(uri), info_timeout_s=scaled(2), retry_interval_s=0.3)
+        client = NwcClient(parse_nwc_uri(uri), info_timeout_s=scaled(2))
         backend = NwcBackend(client, db, network="regtest", **settings)
         try:
             yield backend, wallet

@@ -77,7 +77,7 @@ class PeerWallet:
         return NwcUri(self.pubkey, (self.relay_url,), self.client_secret)
 
     async def start(self) -> None:
-        self._pool = RelayPool([RelayConfig(self.relay_url)], retry_interval_s=0.5)
+        self._pool = RelayPool([RelayConfig(self.relay_url)])
         await self._pool.start()
         self._runner = asyncio.create_task(self._pool.run())
         await self.publish_info()

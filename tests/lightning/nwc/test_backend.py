@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.backoff import Backoff
 from bot.errors import LightningError, LightningUnavailable
-from bot.lightning.cln import Backoff
 from bot.lightning.nwc.backend import NwcBackend
 from bot.lightning.nwc.client import NwcClient
 from bot.lightning.nwc.protocol import ErrorCode
@@ -27,7 +27,7 @@ ZAP_REQUEST = '{"kind":9734,"content":"","tags":[["p","ab"]]}'
 
 
 def make_backend(wallet: PeerWallet, db: Database, **options: float) -> NwcBackend:
-    client = NwcClient(wallet.uri, info_timeout_s=scaled(2), retry_interval_s=0.3)
+    client = NwcClient(wallet.uri, info_timeout_s=scaled(2))
     settings: dict[str, float] = {
         "request_timeout_s": scaled(2),
         "pay_timeout_s": scaled(1),

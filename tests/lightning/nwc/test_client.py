@@ -27,7 +27,7 @@ async def wallet(relay: LocalRelay) -> AsyncIterator[PeerWallet]:
 
 @pytest.fixture
 async def client(wallet: PeerWallet) -> AsyncIterator[NwcClient]:
-    made = NwcClient(wallet.uri, info_timeout_s=scaled(2), retry_interval_s=0.3)
+    made = NwcClient(wallet.uri, info_timeout_s=scaled(2))
     try:
         yield made
     finally:
