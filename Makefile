@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/zapcharge demo $(if $(OCPP),--ocpp $(OCPP))
+	$(VENV)/bin/zapcharge demo $(if $(OCPP),--ocpp $(OCPP)) $(if $(BACKEND),--backend $(BACKEND))
 
 test: lint types pytest
 

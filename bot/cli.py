@@ -38,10 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the bot until SIGINT/SIGTERM")
-    demo = commands.add_parser(
-        "demo", help="run the whole flow on embedded defaults and narrate it"
-    )
-    demo.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the charger's protocol")
+    _add_demo(commands)
     check = commands.add_parser("check-config", help="validate the configuration and summarise it")
     check.add_argument("--json", action="store_true")
 
@@ -137,11 +134,24 @@ CONFIG_COMMANDS = {
 }
 
 
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo", help="run the whole flow on embedded defaults and narrate it"
+    )
+    demo.add_argument("--ocpp", choices=OCPP_VERSIONS, default="1.6", help="the charger's protocol")
+    demo.add_argument(
+        "--backend",
+        choices=("simnode", "nwc"),
+        default="simnode",
+        help="how the bot reaches the simulated node: its JSON-RPC, or Nostr Wallet Connect",
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return per command
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return asyncio.run(run_demo(ocpp=args.ocpp))
+        return asyncio.run(run_demo(ocpp=args.ocpp, backend=args.backend))
     if args.command == "identity" and args.identity_command == "new":
         return _identity_new(args)
     if args.command in STANDALONE_COMMANDS:

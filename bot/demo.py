@@ -5,6 +5,11 @@ Everything here is real and local: a nostr-sdk LocalRelay, the simulated Lightni
 exactly what ``zapcharge run`` runs), a simulated OCPP 1.6-J charger with its clock sped
 up, and a driver who zaps like a nostr client and reads DMs back from the relay. Each step
 is checked; the exit status is 0 only if every one of them really happened.
+
+With ``backend="nwc"`` the bot reaches the operator's node not over Core Lightning's socket
+but over Nostr Wallet Connect: the node's simulated NIP-47 wallet service runs on a second
+LocalRelay of its own (``bot.lightning.nwc.simwallet``), and the bot's config says
+``backend = "nwc"`` with the connection URI the wallet wrote.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from bot.config import Config, RelayConfig, load_config
 from bot.config.keys import ChargerKeys, generate_keys
 from bot.driver.zap import zap
 from bot.identity import NewCharger, create_identity
+from bot.lightning.nwc.simwallet import WalletOptions, build_wallet
 from bot.lightning.simnode import SimnodeClient, read_payments, serve_in_process
+from bot.lightning.simnode.node import SimNode
 from bot.lnurl.client import LnurlClient
 from bot.lnurl.codec import decode_lnurl
 from bot.nostr.mailbox import Mailbox
@@ -42,7 +49,10 @@ from bot.sessions.record import Session
 from bot.sessions.records import SessionRecords
 from bot.store import Database
 
-__all__ = ["DemoFailed", "run_demo", "write_demo_config"]
+__all__ = ["BACKENDS", "DemoFailed", "run_demo", "write_demo_config"]
+
+BACKENDS = ("simnode", "nwc")
+NWC_URI_FILE = "wallet.nwc"
 
 CHARGER_ID = "cp-001"
 ZAP_SATS = 1000  # at 250 sat/kWh: a budget of about 4 kWh
@@ -56,8 +66,15 @@ class DemoFailed(Exception):
     """A step of the story did not happen."""
 
 
-def write_demo_config(root: Path, *, relay_url: str, ocpp_port: int, http_port: int) -> Path:
-    """A relays.toml (and one charger) for a local installation under ``root``."""
+def write_demo_config(
+    root: Path, *, relay_url: str, ocpp_port: int, http_port: int, backend: str = "simnode"
+) -> Path:
+    """A relays.toml (and one charger) for a local installation under ``root``.
+
+    ``backend`` "nwc": the bot pays and is paid through the wallet whose URI is in
+    ``root/wallet.nwc`` (``lightning_dir`` still names the node, for the demo's own checks).
+    """
+    nwc = f'nwc_uri_file = "{NWC_URI_FILE}"\n' if backend == "nwc" else ""
     config_path = root / "relays.toml"
     config_path.write_text(
         f'[[relay]]\nurl = "{relay_url}"\n\n'
@@ -66,7 +83,8 @@ def write_demo_config(root: Path, *, relay_url: str, ocpp_port: int, http_port: 
         'data_dir = "data"\nidentities_dir = "identities"\n\n'
         f'[ocpp]\nlisten = "127.0.0.1:{ocpp_port}"\n\n'
         f'[http]\nlisten = "127.0.0.1:{http_port}"\n\n'
-        '[lightning]\nbackend = "simnode"\nlightning_dir = "lightning"\nnetwork = "regtest"\n\n'
+        f'[lightning]\nbackend = "{backend}"\n{nwc}lightning_dir = "lightning"\n'
+        'network = "regtest"\n\n'
         # Short timings so the story fits in seconds; the charger's clock runs fast too.
         "[sessions]\nsample_interval_s = 10\nprogress_every_wh = 1000\nstop_latency_s = 5\n",
         encoding="utf-8",
@@ -114,12 +132,15 @@ async def until(what: str, probe: Callable[[], Awaitable[T | None]], timeout_s: 
         await asyncio.sleep(0.2)
 
 
-async def run_demo(say: Callable[[str], None] = print, ocpp: str = "1.6") -> int:
-    """``ocpp``: the protocol the simulated charger speaks, "1.6" or "2.0.1"."""
+async def run_demo(
+    say: Callable[[str], None] = print, ocpp: str = "1.6", backend: str = "simnode"
+) -> int:
+    """``ocpp``: the protocol the simulated charger speaks, "1.6" or "2.0.1"; ``backend``:
+    how the bot reaches the operator's node, "simnode" (its JSON-RPC) or "nwc"."""
     narrator = Narrator(say)
     try:
         with tempfile.TemporaryDirectory(prefix="zapcharge-demo-") as tmp:
-            await _story(Path(tmp), narrator, ocpp)
+            await _story(Path(tmp), narrator, ocpp, backend)
     except DemoFailed as exc:
         say(f"DEMO FAILED: {exc}")
         return 1
@@ -140,21 +161,31 @@ async def _running(coro: Awaitable[None], name: str) -> AsyncIterator[asyncio.Ta
             await task
 
 
-async def _story(root: Path, narrator: Narrator, ocpp: str) -> None:
+async def _story(root: Path, narrator: Narrator, ocpp: str, backend: str) -> None:
     async with (
         local_relay() as relay_url,
         serve_in_process(root / "lightning") as operator_node,
         serve_in_process(root / "driver-wallet") as driver_wallet,
+        contextlib.AsyncExitStack() as stack,
     ):
-        ocpp_port, http_port = free_port(), free_port()
-        config = load_config(
-            write_demo_config(root, relay_url=relay_url, ocpp_port=ocpp_port, http_port=http_port),
-            env={},
+        lightning = (
+            "simulated Lightning nodes (operator and driver wallet: a simulation, not lightningd)"
         )
+        if backend == "nwc":
+            wallet_relay = await stack.enter_async_context(local_relay())
+            await _start_nwc_wallet(stack, operator_node.node, root, wallet_relay)
+            lightning += (
+                f", the operator's node reached over Nostr Wallet Connect: a SIMULATED NIP-47 "
+                f"wallet service on its own relay {wallet_relay}"
+            )
+        ocpp_port, http_port = free_port(), free_port()
+        config_path = write_demo_config(
+            root, relay_url=relay_url, ocpp_port=ocpp_port, http_port=http_port, backend=backend
+        )
+        config = load_config(config_path, env={})
         charger = config.chargers[0]
         narrator.step(
-            f"local relay {relay_url}, simulated Lightning nodes (operator and driver wallet: "
-            "a simulation, not lightningd), charger identity "
+            f"local relay {relay_url}, {lightning}, charger identity "
             + charger.keys.npub
             + f", speaking OCPP {ocpp}"
         )
@@ -178,6 +209,18 @@ async def _story(root: Path, narrator: Narrator, ocpp: str) -> None:
             stop.set()
             await bot
         del operator_node, driver_wallet
+
+
+async def _start_nwc_wallet(
+    stack: contextlib.AsyncExitStack, node: SimNode, root: Path, relay_url: str
+) -> None:
+    """The operator node's simulated wallet service, serving before the bot reads its URI."""
+    wallet = build_wallet(node, WalletOptions(root / NWC_URI_FILE, relay_url))
+    await stack.enter_async_context(_running(wallet.run(), "nwc-wallet"))
+    try:
+        await asyncio.wait_for(wallet.ready.wait(), STEP_TIMEOUT_S)
+    except TimeoutError:
+        raise DemoFailed("the simulated NWC wallet service did not come up") from None
 
 
 async def _healthy(port: int) -> bool | None:

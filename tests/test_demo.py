@@ -8,11 +8,17 @@ from bot.demo import run_demo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ocpp", ["1.6", "2.0.1"])
-async def test_the_demo_tells_the_whole_story_and_every_step_happens(ocpp: str) -> None:
+@pytest.mark.parametrize(
+    ("ocpp", "backend"), [("1.6", "simnode"), ("2.0.1", "simnode"), ("1.6", "nwc")]
+)
+async def test_the_demo_tells_the_whole_story_and_every_step_happens(
+    ocpp: str, backend: str
+) -> None:
     lines: list[str] = []
-    assert await run_demo(lines.append, ocpp=ocpp) == 0, "\n".join(lines)
+    assert await run_demo(lines.append, ocpp=ocpp, backend=backend) == 0, "\n".join(lines)
     story = "\n".join(lines)
+    over_nwc = "reached over Nostr Wallet Connect: a SIMULATED NIP-47 wallet service"
+    assert (over_nwc in story) is (backend == "nwc")
     for step in (
         f"speaking OCPP {ocpp}",
         "the charger is online and published",

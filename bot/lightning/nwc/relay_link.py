@@ -12,9 +12,11 @@ websockets' strict UTF-8 encoding fail inside ``send`` and drop the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +30,20 @@ __all__ = ["RelayLink"]
 log = logging.getLogger(__name__)
 
 _MAX_QUEUED_EVENTS = 10_000
+
+
+def _ack_now(sock: socket.socket | None) -> None:
+    """Acknowledge what arrived at once instead of up to 40 ms later (Linux only).
+
+    Measured here against nostr-sdk's LocalRelay: a request's OK and then its response go
+    to the requester as two small writes; the relay's socket holds the second until the
+    first is acknowledged (Nagle), and ours delays that ACK (delayed ACK), so every round
+    trip took ~45 ms (22/s). Asking for a quick ACK after each frame (the kernel's
+    quick-ACK mode does not last) made it ~1.5 ms (685/s).
+    """
+    if sock is not None and hasattr(socket, "TCP_QUICKACK"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 class RelayLink:
@@ -46,7 +62,9 @@ class RelayLink:
     async def pump(self) -> None:
         """Read frames until the connection closes; then every waiter learns it."""
         try:
+            sock = self.connection.transport.get_extra_info("socket")
             async for frame in self.connection:
+                _ack_now(sock)
                 self._dispatch(frame)
         except ConnectionClosed:
             pass
