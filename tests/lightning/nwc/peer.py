@@ -71,6 +71,7 @@ class PeerWallet:
         self.requests: list[str] = []  # methods, in the order received
         self._pool: RelayPool | None = None
         self._task: asyncio.Task[None] | None = None
+        self._info_at = 0  # created_at of the last info event
 
     @property
     def uri(self) -> NwcUri:
@@ -110,7 +111,11 @@ class PeerWallet:
         tags = info_tags(encryptions, notices)
         if self.faults.nip04_only:
             tags = [t for t in tags if t[0] != "encryption"]  # old wallets: no tag at all
-        await self._send(sign_event(self.secret, INFO_KIND, info_content(methods), tags))
+        # A replaceable event: one of the same second would lose to the older one on the
+        # relay (NIP-01 keeps the lowest id), so each new info is a second later at least.
+        self._info_at = max(int(time.time()), self._info_at + 1)
+        info = sign_event(self.secret, INFO_KIND, info_content(methods), tags, self._info_at)
+        await self._send(info)
 
     async def _send(self, event: dict[str, Any]) -> None:
         assert self._pool is not None
