@@ -6,20 +6,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 import secrets
 import struct
-from pathlib import Path
-from typing import Any
 
 import coincurve
 import nostr_sdk
 import pytest
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "nip44_vectors.json").read_text(encoding="utf-8")
-)
+from tests.nostr.nip44_data import VECTORS, damaged
 
 
 def _rotl(value: int, count: int) -> int:
@@ -134,26 +129,13 @@ def test_invalid_vectors_are_refused(vector: dict[str, str]) -> None:
         decrypt(bytes.fromhex(vector["conversation_key"]), vector["ciphertext"])
 
 
-def _damaged(payload: str, how: str) -> str:
-    data = bytearray(base64.b64decode(payload))
-    if how == "version":
-        data[0] = 1
-    elif how == "mac":
-        data[-1] ^= 1
-    elif how == "ciphertext":
-        data[40] ^= 1
-    elif how == "base64":
-        return "#" + payload[1:]
-    return base64.b64encode(bytes(data)).decode()
-
-
 @pytest.mark.parametrize("how", ["version", "mac", "ciphertext", "base64"])
 def test_the_sdk_refuses_damaged_payloads(how: str) -> None:
     vector = VECTORS["encrypt_decrypt"][0]
     receiver = nostr_sdk.SecretKey.parse(vector["sec2"])
     sender = nostr_sdk.PublicKey.parse(pubkey_of(vector["sec1"]))
     with pytest.raises(nostr_sdk.NostrSdkError):
-        nostr_sdk.nip44_decrypt(receiver, sender, _damaged(vector["ciphertext"], how))
+        nostr_sdk.nip44_decrypt(receiver, sender, damaged(vector["ciphertext"], how))
 
 
 @pytest.mark.parametrize("length", [1, 31, 33, 300, 5000])

@@ -6,9 +6,7 @@ official NIP-44 vectors (tests/nostr/data/nip44_vectors.json).
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import nostr_sdk
@@ -24,10 +22,8 @@ from bot.nostr.primitives import (
     sign_event,
     verify_event,
 )
+from tests.nostr.nip44_data import VECTORS, damaged
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parent / "data" / "nip44_vectors.json").read_text(encoding="utf-8")
-)
 # BIP-340's test vector 1 (secret key 3): its x-only public key.
 SECRET_3 = "00" * 31 + "03"
 PUBLIC_3 = "f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9"
@@ -164,25 +160,12 @@ def test_a_nip44_vector_with_the_wrong_key_is_refused() -> None:
         decrypt(Encryption.NIP44_V2, vector["sec2"], stranger, vector["ciphertext"])
 
 
-def _damaged(payload: str, how: str) -> str:
-    data = bytearray(base64.b64decode(payload))
-    if how == "version":
-        data[0] = 1
-    elif how == "mac":
-        data[-1] ^= 1
-    elif how == "ciphertext":
-        data[40] ^= 1
-    elif how == "base64":
-        return "#" + payload[1:]
-    return base64.b64encode(bytes(data)).decode()
-
-
 @pytest.mark.parametrize("how", ["version", "mac", "ciphertext", "base64"])
 def test_a_damaged_nip44_payload_is_refused(how: str) -> None:
     vector = VECTORS["encrypt_decrypt"][0]
     sender = public_key_hex(vector["sec1"])
     with pytest.raises(NwcProtocolError):
-        decrypt(Encryption.NIP44_V2, vector["sec2"], sender, _damaged(vector["ciphertext"], how))
+        decrypt(Encryption.NIP44_V2, vector["sec2"], sender, damaged(vector["ciphertext"], how))
 
 
 @pytest.mark.parametrize("payload", ["", "plain text", "abc?iv=", "Zm9v?iv=AAAA"])
