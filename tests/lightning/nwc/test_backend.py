@@ -38,16 +38,6 @@ def make_backend(wallet: PeerWallet, db: Database, **options: float) -> NwcBacke
 
 
 @pytest.fixture
-async def wallet(relay: LocalRelay) -> AsyncIterator[PeerWallet]:
-    peer = PeerWallet(relay.url)
-    await peer.start()
-    try:
-        yield peer
-    finally:
-        await peer.stop()
-
-
-@pytest.fixture
 async def backend(wallet: PeerWallet, db: Database) -> AsyncIterator[NwcBackend]:
     made = make_backend(wallet, db)
     try:

@@ -16,16 +16,6 @@ from tests.lightning.nwc.peer import Faults, PeerWallet
 
 
 @pytest.fixture
-async def wallet(relay: LocalRelay) -> AsyncIterator[PeerWallet]:
-    peer = PeerWallet(relay.url)
-    await peer.start()
-    try:
-        yield peer
-    finally:
-        await peer.stop()
-
-
-@pytest.fixture
 async def client(wallet: PeerWallet) -> AsyncIterator[NwcClient]:
     made = NwcClient(wallet.uri, info_timeout_s=scaled(2))
     try:
