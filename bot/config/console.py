@@ -14,11 +14,10 @@ others may read it.
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config.keys import npub_to_hex
+from bot.config.keys import check_private, npub_to_hex
 from bot.errors import ConfigError
 from bot.tomlkeys import KeyReader, resolve_path
 
@@ -65,14 +64,7 @@ def parse_console(table: KeyReader, base: Path) -> ConsoleConfig:
 
 def read_token_file(path: Path, file: str, key: str) -> str:
     """The bearer token in ``path``; ConfigError when missing, too short or readable by others."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(file, key, f"{path} does not exist") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            file, key, f"{path} is readable by group or others (mode {mode & 0o777:04o}); chmod 600"
-        )
+    check_private(path, file, key)
     token = path.read_text(encoding="utf-8").strip()
     if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
         raise ConfigError(

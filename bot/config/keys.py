@@ -82,6 +82,21 @@ def _on_curve(x_only: bytes) -> bool:
     return True
 
 
+def check_private(path: Path, file: str, key: str) -> None:
+    """A secret kept in a file of its own (a bearer token, a wallet connection): it must
+    exist and be readable by its owner only; ConfigError naming ``file``, ``key``, ``path``."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(file, key, f"{path} does not exist") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            file,
+            key,
+            f"{path} is readable by group or others (mode {mode & 0o777:04o}): chmod 600 {path}",
+        )
+
+
 def load_key_file(path: Path, passphrase: str | None, *, key: str = "key file") -> ChargerKeys:
     """Read and decode a key file. Errors name the file, never its contents."""
     file = str(path)

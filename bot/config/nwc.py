@@ -19,11 +19,11 @@ log line (errors name the file and the part that is wrong, never the value).
 from __future__ import annotations
 
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from bot.config.keys import check_private
 from bot.errors import ConfigError
 
 __all__ = ["NWC_SCHEME", "NwcUri", "parse_nwc_uri", "read_nwc_uri_file"]
@@ -81,16 +81,7 @@ def parse_nwc_uri(text: str) -> NwcUri:
 
 def read_nwc_uri_file(path: Path, file: str, key: str) -> NwcUri:
     """The URI in ``path``; ConfigError (naming ``file``, ``key`` and ``path``) otherwise."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(file, key, f"{path} does not exist") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            file,
-            key,
-            f"{path} is readable by group or others (mode {mode & 0o777:04o}): chmod 600 {path}",
-        )
+    check_private(path, file, key)
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
