@@ -6,9 +6,14 @@ Jitter keeps the clients that failed together from retrying together: each delay
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Backoff"]
 
@@ -25,3 +30,27 @@ class Backoff:
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         # min() before the power: a relay away for a week must not overflow the float.
         return float(min(self.cap_s, self.first_s * 2 ** min(attempt, 64)) * (0.5 + rng() / 2))
+
+    async def retrying(
+        self,
+        call: Callable[[], Awaitable[T]],
+        *,
+        catching: type[Exception],
+        retryable: Callable[[BaseException], bool],
+        first_failure: Callable[[Exception], None] | None = None,
+    ) -> T:
+        """``call()`` until it succeeds, waiting ``delay`` between tries. Only failures of
+        type ``catching`` are looked at; one that is not ``retryable`` (callers pass
+        ``bot.errors.is_retryable``), or one after ``give_up_after_s``, is raised, as is any
+        other exception. ``first_failure`` hears of the first retry only."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return await call()
+            except catching as exc:
+                if not retryable(exc) or time.monotonic() - started >= self.give_up_after_s:
+                    raise
+                if attempt == 0 and first_failure is not None:
+                    first_failure(exc)
+            await asyncio.sleep(self.delay(attempt))
+            attempt += 1

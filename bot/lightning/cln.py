@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -100,20 +99,12 @@ class ClnBackend:
 
     async def _retrying(self, method: str, params: dict[str, Any]) -> Any:
         """Call, retrying an unreachable node with backoff; safe only for idempotent calls."""
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                return await self._rpc(method, params)
-            except LightningError as exc:
-                if (
-                    not is_retryable(exc)
-                    or time.monotonic() - started >= self.backoff.give_up_after_s
-                ):
-                    raise
-                if attempt == 0:
-                    log.warning("lightning node unreachable (%s); retrying", exc)
-            await asyncio.sleep(self.backoff.delay(attempt))
-            attempt += 1
+        return await self.backoff.retrying(
+            lambda: self._rpc(method, params),
+            catching=LightningError,
+            retryable=is_retryable,
+            first_failure=lambda exc: log.warning("lightning node unreachable (%s); retrying", exc),
+        )
 
     async def create_invoice(
         self,

@@ -179,54 +179,32 @@ class NwcBackend:
     async def _retrying(self, method: str, params: dict[str, Any]) -> Mapping[str, Any]:
         """Ask, retrying a wallet that does not answer; only for calls safe to repeat."""
         await self.ready_retrying()
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                return await self._result(method, params)
-            except LightningError as exc:
-                if not is_retryable(exc) or time.monotonic() - started >= (
-                    self.backoff.give_up_after_s
-                ):
-                    raise
-                if attempt == 0:
-                    log.warning("nwc wallet does not answer (%s); retrying", exc)
-            await asyncio.sleep(self.backoff.delay(attempt))
-            attempt += 1
+        return await self.backoff.retrying(
+            lambda: self._result(method, params),
+            catching=LightningError,
+            retryable=is_retryable,
+            first_failure=lambda exc: log.warning("nwc wallet does not answer (%s); retrying", exc),
+        )
 
     async def ready_retrying(self) -> WalletInfo:
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                return await self.ready()
-            except LightningError as exc:
-                if not is_retryable(exc) or time.monotonic() - started >= (
-                    self.backoff.give_up_after_s
-                ):
-                    raise
-            await asyncio.sleep(self.backoff.delay(attempt))
-            attempt += 1
+        return await self.backoff.retrying(
+            self.ready, catching=LightningError, retryable=is_retryable
+        )
 
     async def _lookup(self, payment_hash: str) -> Transaction | None:
         await self.ready_retrying()
         params = {"payment_hash": payment_hash}
-        started, attempt = time.monotonic(), 0
-        while True:
-            try:
-                response = await self._ask("lookup_invoice", params, self.request_timeout_s)
-            except LightningError as exc:
-                if not is_retryable(exc) or time.monotonic() - started >= (
-                    self.backoff.give_up_after_s
-                ):
-                    raise
-                await asyncio.sleep(self.backoff.delay(attempt))
-                attempt += 1
-                continue
-            if response.error is not None and response.error.code is ErrorCode.NOT_FOUND:
-                return None
-            if response.error is not None:
-                raise _refusal("lookup_invoice", response.error)
-            assert response.result is not None
-            return parse_transaction(response.result)
+        response = await self.backoff.retrying(
+            lambda: self._ask("lookup_invoice", params, self.request_timeout_s),
+            catching=LightningError,
+            retryable=is_retryable,
+        )
+        if response.error is not None and response.error.code is ErrorCode.NOT_FOUND:
+            return None
+        if response.error is not None:
+            raise _refusal("lookup_invoice", response.error)
+        assert response.result is not None
+        return parse_transaction(response.result)
 
     # -- receiving -------------------------------------------------------------------
 
