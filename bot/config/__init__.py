@@ -54,9 +54,10 @@ PASSPHRASE_ENV = "ZAPCHARGE_KEY_PASSPHRASE"  # noqa: S105 -- the variable's name
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")  # ISO 4217 code
 CHARGER_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 PLUG_TYPES = ("Type1", "Type2", "CCS1", "CCS2", "CHAdeMO", "Tesla", "Schuko", "GBT")
+DEFAULT_MAX_EVENTS_PER_S = 500  # [[relay]] max_events_per_s: what LocalRelay and public relays take
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListenAddress:
     host: str
     port: int
@@ -65,17 +66,17 @@ class ListenAddress:
         return f"{self.host}:{self.port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RelayConfig:
     url: str
     read: bool = True
     write: bool = True
     # Events sent to this relay per second at most (a burst of one second's worth at once):
     # relays limit events per connection, and a burst beyond the limit costs the connection.
-    max_events_per_s: int = 500
+    max_events_per_s: int = DEFAULT_MAX_EVENTS_PER_S
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceConfig:
     public_url: str
     data_dir: Path
@@ -96,7 +97,7 @@ class ServiceConfig:
         return self.data_dir / "zapcharge.pid"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OcppConfig:
     listen: ListenAddress
     tls_cert: Path | None = None
@@ -104,12 +105,12 @@ class OcppConfig:
     heartbeat_interval_s: int = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpConfig:
     listen: ListenAddress
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LightningConfig:
     backend: Literal["cln", "simnode", "nwc"]
     lightning_dir: Path
@@ -122,19 +123,19 @@ class LightningConfig:
         return self.lightning_dir / self.network / "lightning-rpc"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DmConfig:
     nip04_fallback: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Connector:
     id: int
     type: str
     max_power_w: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FiatPrices:
     """Prices set in a fiat currency, and the configured rate that turns them into msat."""
 
@@ -151,7 +152,7 @@ class FiatPrices:
         return int((amount * rate).to_integral_value(rounding=ROUND_FLOOR))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tariff:
     """A static tariff. The msat fields always hold msat; with ``fiat`` they are derived."""
 
@@ -177,7 +178,7 @@ class Tariff:
         return self.fiat.currency if self.fiat else "msat"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionsConfig:
     start_timeout_s: int = 180  # RemoteStart accepted but no StartTransaction: failed_to_start
     progress_every_wh: int = 1000  # a progress DM after this much energy ...
@@ -200,7 +201,7 @@ class SessionsConfig:
         return max(self.refund_max_fee_msat, amount_msat * self.refund_max_fee_ppm // 1_000_000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DriversConfig:
     """``[drivers]``: the "tell me when it is free" notices (``notify``)."""
 
@@ -213,7 +214,7 @@ class DriversConfig:
         return self.notify_max_hours * 3600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChargerConfig:
     id: str
     name: str
@@ -314,7 +315,7 @@ def _relay(table: KeyReader) -> RelayConfig:
         read=table.flag("read", True),
         write=table.flag("write", True),
         max_events_per_s=table.integer(
-            "max_events_per_s", RelayConfig.max_events_per_s, minimum=1, maximum=100_000
+            "max_events_per_s", DEFAULT_MAX_EVENTS_PER_S, minimum=1, maximum=100_000
         ),
     )
     table.done()

@@ -34,7 +34,7 @@ _NIP49_VERSION = 0x02
 _NIP49_MAX_LOG_N = 22  # 2^22 scrypt rounds need 4 GiB; nobody encrypts a key harder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChargerKeys:
     """A charger's keypair. Its repr shows only the public key, so logs cannot leak it."""
 

@@ -37,13 +37,13 @@ CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")  # a green forecast signer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StaticPricing:
     price_msat_per_kwh: int
     kind: str = "static"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Window:
     """Local wall-clock minutes ``[start, end)`` on ``days`` (0 = Monday); end may pass midnight."""
 
@@ -54,7 +54,7 @@ class Window:
     label: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SchedulePricing:
     zone: ZoneInfo
     default_msat_per_kwh: int  # outside every window
@@ -62,7 +62,7 @@ class SchedulePricing:
     kind: str = "schedule"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RateFeed:
     """An HTTP JSON document with the price of one bitcoin in fiat at ``path``."""
 
@@ -75,7 +75,7 @@ class RateFeed:
     timeout_s: float = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SpotPricing:
     url: str
     currency: str
@@ -91,7 +91,7 @@ class SpotPricing:
     kind: str = "spot"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GreenPricing:
     url: str
     signer: str  # lower-case 0x address of the trusted forecast signer

@@ -14,6 +14,9 @@ then the rest (NIP-38 status, profiles, relay lists, locations). A DM therefore 
 thousands of queued status events. Replaceable events coalesce: a row whose address got a
 newer row is superseded (the store marks it, the lanes skip it), and a newer row waits
 while an older one of its address is in flight, so it is never overtaken by it.
+
+Memory holds a window of at most ``concurrency`` rows waiting (more only of the first
+lane); the rest wait in the table, which is claimed lane by lane, oldest first.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import nostr_sdk
@@ -89,6 +92,7 @@ def parse_outgoing(event_json: str, relays: Sequence[str]) -> tuple[Any, NewOutb
         relays=_clean_relays(relays),
         address=address_of(kind, pubkey, tags),
         expires_at=float(expiration) if expiration and expiration.isdigit() else None,
+        lane=_LANE_OF_KIND.get(kind, URGENT),
     )
     return event, row
 
@@ -106,6 +110,7 @@ def own_event(
         relays=(),
         address=address_of(kind, pubkey, tags),
         expires_at=float(expiration) if expiration and expiration.isdigit() else None,
+        lane=_LANE_OF_KIND.get(kind, URGENT),
     )
 
 
@@ -144,6 +149,7 @@ class Outbox:
         self._clock = clock
         self._rng = rng
         self._concurrency = concurrency  # notes.md: thousands in flight fail falsely
+        self._claim_batch = max(1, concurrency // 4)
         self._base_delay_s = base_delay_s
         self._max_delay_s = max_delay_s
         self._lease_s = lease_s
@@ -193,13 +199,25 @@ class Outbox:
         40,000 profile, relay list and location events, and their status must not wait.
         """
         now = self._clock()
-        stored = await self._store.add(rows, now, self._lease_s)
-        # Hand the new rows to the sender directly: they are stored already leased, so
-        # the table is not scanned for them; after a crash they are due at the start.
-        for (outbox_id, new), row in zip(stored, rows, strict=True):
-            if new:
-                fresh = _fresh_row(outbox_id, row, now)
-                self._queue(fresh, BACKGROUND if background else _lane(fresh))
+        if background:
+            rows = [replace(row, lane=BACKGROUND) for row in rows]
+        # Hand the new rows to the sender directly, as far as the window has room: they
+        # are stored already leased, so the table is not scanned for them. The rest wait
+        # in the table, due now, and are claimed lane by lane as the window empties: the
+        # first start of 10,000 chargers queues 60,000 events, which held in memory cost
+        # ~60 MB that the process keeps (the allocator does not give it back). What a
+        # person waits for is always taken at once. After a crash all are due at the start.
+        room = self._claim_room()
+        held: list[bool] = []
+        for row in rows:
+            held.append(row.lane == URGENT or room > 0)
+            room -= held[-1]
+        stored = await self._store.add(rows, now, self._lease_s, leased=held)
+        for (outbox_id, new), row, taken in zip(stored, rows, held, strict=True):
+            if new and taken:
+                self._queue(_fresh_row(outbox_id, row, now), row.lane)
+        if not all(held):
+            self._db_due_at = -math.inf
         self._wake.set()
         return [outbox_id for outbox_id, _ in stored]
 
@@ -269,7 +287,7 @@ class Outbox:
                         self._retry_all = False
                         await self._store.retry_now(self._clock())
                         self._db_due_at = -math.inf
-                    if self._db_due_at <= self._clock() and self._claim_room() > 0:
+                    if self._claim_wanted():
                         await self._claim()
                     self._dispatch(group)
                     if self._clock() >= self._next_prune:
@@ -287,6 +305,11 @@ class Outbox:
 
     def _claim_room(self) -> int:
         return self._concurrency - len(self._in_flight) - self._queued_count()
+
+    def _claim_wanted(self) -> bool:
+        """Rows in the table are due and the window has room for a batch of them (not
+        one row per finished send: a claim is a write transaction)."""
+        return self._db_due_at <= self._clock() and self._claim_room() >= self._claim_batch
 
     def _dispatch(self, group: asyncio.TaskGroup) -> None:
         """Start sends, lane by lane, while relays have send slots and tasks are free."""
@@ -310,11 +333,12 @@ class Outbox:
             group.create_task(self._attempt(row, targets))
 
     async def _claim(self) -> None:
-        """Take due rows from the table: retries, leftovers, and rows from before a start."""
+        """Take due rows from the table: retries, leftovers, rows from before a start, and
+        rows the window had no room for when they were stored."""
         free = self._claim_room()
         rows = await self._store.claim_due(self._clock(), free, self._lease_s)
         for row in rows:
-            self._queue(row, _lane(row))
+            self._queue(row, row.lane)
         if len(rows) >= free:
             self._db_due_at = -math.inf
         else:
@@ -337,7 +361,7 @@ class Outbox:
         timeout = 30.0
         if self._queued_count() and len(self._in_flight) < self._concurrency:
             timeout = min(timeout, self._pace_until - mono)  # <= 0: sendable now
-        if self._claim_room() > 0:
+        if self._claim_room() >= self._claim_batch:
             timeout = min(timeout, self._db_due_at - self._clock())
         if self._finished:
             timeout = min(timeout, self._flush_interval_s - (mono - self._finished_since))
@@ -442,10 +466,6 @@ class Outbox:
             listener(delivery)
 
 
-def _lane(row: OutboxRow) -> int:
-    return _LANE_OF_KIND.get(row.kind, URGENT)
-
-
 def _fresh_row(outbox_id: int, row: NewOutboxEvent, now: float) -> OutboxRow:
     return OutboxRow(
         id=outbox_id,
@@ -458,4 +478,5 @@ def _fresh_row(outbox_id: int, row: NewOutboxEvent, now: float) -> OutboxRow:
         expires_at=row.expires_at,
         state="pending",
         created_at=now,
+        lane=row.lane,
     )

@@ -53,7 +53,7 @@ class FiatPrice:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PricePoint:
     """The price of energy at one moment, and where it came from."""
 

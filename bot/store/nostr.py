@@ -10,7 +10,7 @@ from bot.store.db import Database
 __all__ = ["AddressState", "ChargerState", "NostrStateStore"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AddressState:
     """What we last published at one ``<kind>:<pubkey>:<d>`` address."""
 
@@ -20,7 +20,7 @@ class AddressState:
     published_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChargerState:
     """What the OCPP layer last stored about a charger: online, and status per connector;
     ``last_seen`` is when it was last heard from (its disconnect, when offline)."""

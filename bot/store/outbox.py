@@ -27,7 +27,7 @@ __all__ = [
 Outcome = Literal["delivered", "retry", "expired", "failed"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewOutboxEvent:
     event_id: str
     kind: int
@@ -36,9 +36,10 @@ class NewOutboxEvent:
     relays: tuple[str, ...]
     address: str | None
     expires_at: float | None
+    lane: int = 0  # rows due together are claimed lowest lane first (bot.nostr.outbox)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     id: int
     event_id: str
@@ -50,6 +51,7 @@ class OutboxRow:
     expires_at: float | None
     state: str
     created_at: float
+    lane: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,21 +73,20 @@ class Attempt:
     error: str = ""
 
 
-_INSERT_CHUNK = 200  # 9 values a row, well below SQLite's limit of bound variables
+_INSERT_CHUNK = 200  # 10 values a row, well below SQLite's limit of bound variables
 _INSERT_HEAD = (
     "INSERT INTO outbox (event_id, kind, pubkey, event_json, relays, next_attempt_at,"
-    " created_at, address, expires_at) VALUES "
+    " created_at, address, expires_at, lane) VALUES "
 )
 _INSERT_TAIL = " ON CONFLICT(event_id) DO NOTHING RETURNING id, event_id"
+_COLUMNS = (
+    "id, event_id, kind, address, event_json, relays, attempts, expires_at, state, created_at, lane"
+)
 _SELECT_DUE = (
-    "SELECT id, event_id, kind, address, event_json, relays, attempts, expires_at, state,"
-    " created_at FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-    " ORDER BY next_attempt_at, id LIMIT ?"
+    f"SELECT {_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"  # noqa: S608 -- constants
+    " ORDER BY lane, next_attempt_at, id LIMIT ?"
 )
-_SELECT_ONE = (
-    "SELECT id, event_id, kind, address, event_json, relays, attempts, expires_at, state,"
-    " created_at FROM outbox WHERE id = ?"
-)
+_SELECT_ONE = f"SELECT {_COLUMNS} FROM outbox WHERE id = ?"  # noqa: S608 -- constants
 
 
 def _row(row: Row) -> OutboxRow:
@@ -100,6 +101,7 @@ def _row(row: Row) -> OutboxRow:
         expires_at=row["expires_at"],
         state=row["state"],
         created_at=row["created_at"],
+        lane=row["lane"],
     )
 
 
@@ -108,21 +110,35 @@ class OutboxStore:
         self._db = db
 
     async def add(
-        self, events: Sequence[NewOutboxEvent], now: float, lease_s: float = 0.0
+        self,
+        events: Sequence[NewOutboxEvent],
+        now: float,
+        lease_s: float = 0.0,
+        *,
+        leased: Sequence[bool] | None = None,
     ) -> list[tuple[int, bool]]:
         """Store events; return (row id, newly stored) for each. A known event keeps its row.
 
-        ``lease_s`` > 0 stores the rows already claimed by the caller for that long.
+        ``lease_s`` > 0 stores the rows already claimed by the caller for that long: all
+        of them, or those that ``leased`` marks (the others are due now, for a claim).
         """
+        taken = [True] * len(events) if leased is None else list(leased)
+        if len(taken) != len(events):
+            raise ValueError("leased must mark every event")
         found: dict[str, tuple[int, bool]] = {}
         async with self._db.transaction() as tx:
             for first in range(0, len(events), _INSERT_CHUNK):
                 chunk = events[first : first + _INSERT_CHUNK]
+                dues = [now + lease_s if t else now for t in taken[first : first + _INSERT_CHUNK]]
                 rows = await tx.fetchall(
                     _INSERT_HEAD
-                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
                     + _INSERT_TAIL,
-                    [v for e in chunk for v in _insert_values(e, now + lease_s, now)],
+                    [
+                        v
+                        for e, due in zip(chunk, dues, strict=True)
+                        for v in _insert_values(e, due, now)
+                    ],
                 )
                 found.update((r["event_id"], (int(r["id"]), True)) for r in rows)
             for event in events:
@@ -148,7 +164,8 @@ class OutboxStore:
         return [found[e.event_id] for e in events]
 
     async def claim_due(self, now: float, limit: int, lease_s: float) -> list[OutboxRow]:
-        """Pending rows due by ``now``, oldest first; their next attempt moves ``lease_s`` on."""
+        """Pending rows due by ``now``, lowest lane first, then oldest; their next attempt
+        moves ``lease_s`` on."""
         if limit <= 0:
             return []
         async with self._db.transaction() as tx:
@@ -254,6 +271,7 @@ def _insert_values(event: NewOutboxEvent, due: float, now: float) -> tuple[objec
         now,
         event.address,
         event.expires_at,
+        event.lane,
     )
 
 

@@ -226,6 +226,35 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def test_memory_holds_a_window_of_rows_and_the_table_the_rest_lane_by_lane(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "z.sqlite3")
+    pool = _OrderedPool()
+    store = OutboxStore(db)
+    outbox = Outbox(store, pool, concurrency=4)
+    now = int(time.time())
+    try:
+        profiles = [parse_outgoing(note(f"profile {n}"), [])[1] for n in range(6)]
+        await outbox.enqueue_signed(profiles, background=True)
+        statuses = [parse_outgoing(status(f"cp-{n}", f"status {n}", now), [])[1] for n in range(6)]
+        await outbox.enqueue_signed(statuses)
+        await outbox.enqueue(note("dm"))  # a person waits for it: taken in any case
+        assert outbox._queued_count() == 5  # noqa: SLF001 -- the window is what is tested
+        async with running(outbox):
+            await wait_until(lambda: _count(pool, 13), what="every event sent")
+        # The window took four profiles and the DM; the table gave the rest, 33600 first.
+        assert pool.sent[0] == "dm"
+        assert [s for s in pool.sent if s.startswith("status")] == [f"status {n}" for n in range(6)]
+        assert [s for s in pool.sent if s.startswith("profile")] == [
+            f"profile {n}" for n in range(6)
+        ]
+        assert pool.sent.index("profile 4") > pool.sent.index("status 5")
+        assert (await store.counts()) == {"delivered": 13}
+    finally:
+        await db.close()
+
+
 def status(charger: str, text: str, created_at: int) -> str:
     return sign_event(KEYS, 33600, text, [["d", charger]], created_at)
 

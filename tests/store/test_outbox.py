@@ -18,7 +18,9 @@ async def store(tmp_path: Path) -> AsyncIterator[OutboxStore]:
         await db.close()
 
 
-def event(n: int, *, address: str | None = None, expires_at: float | None = None) -> NewOutboxEvent:
+def event(
+    n: int, *, address: str | None = None, expires_at: float | None = None, lane: int = 0
+) -> NewOutboxEvent:
     return NewOutboxEvent(
         event_id=f"{n:064x}",
         kind=1,
@@ -27,6 +29,7 @@ def event(n: int, *, address: str | None = None, expires_at: float | None = None
         relays=("ws://127.0.0.1:1",),
         address=address,
         expires_at=expires_at,
+        lane=lane,
     )
 
 
@@ -54,6 +57,20 @@ async def test_claimed_rows_are_leased_until_the_lease_runs_out(store: OutboxSto
     assert await store.claim_due(150.0, 10, 60.0) == []
     assert len(await store.claim_due(161.0, 10, 60.0)) == 3  # a crash mid-send only delays
     assert await store.claim_due(161.0, 0, 60.0) == []
+
+
+async def test_only_the_rows_the_caller_takes_are_leased_and_claims_go_lane_by_lane(
+    store: OutboxStore,
+) -> None:
+    rows = [event(1, lane=2), event(2, lane=1), event(3, lane=2), event(4, lane=0)]
+    await store.add(rows, now=100.0, lease_s=60.0, leased=[True, False, False, False])
+    claimed = await store.claim_due(now=100.0, limit=10, lease_s=100.0)
+    assert [r.event_id[-1] for r in claimed] == ["4", "2", "3"]  # lane, then age
+    assert [r.lane for r in claimed] == [0, 1, 2]
+    # The caller's own row comes back once its lease runs out (a crash mid-send).
+    assert [r.event_id[-1] for r in await store.claim_due(160.0, 10, 60.0)] == ["1"]
+    with pytest.raises(ValueError, match="every event"):
+        await store.add([event(5)], now=100.0, leased=[])
 
 
 async def test_outcomes_and_per_relay_results_are_recorded(store: OutboxStore) -> None:
