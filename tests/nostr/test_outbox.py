@@ -240,7 +240,7 @@ async def test_memory_holds_a_window_of_rows_and_the_table_the_rest_lane_by_lane
         statuses = [parse_outgoing(status(f"cp-{n}", f"status {n}", now), [])[1] for n in range(6)]
         await outbox.enqueue_signed(statuses)
         await outbox.enqueue(note("dm"))  # a person waits for it: taken in any case
-        assert outbox._queued_count() == 5  # noqa: SLF001 -- the window is what is tested
+        assert outbox._queued_count() == 5  # the window is what is tested
         async with running(outbox):
             await wait_until(lambda: _count(pool, 13), what="every event sent")
         # The window took four profiles and the DM; the table gave the rest, 33600 first.
