@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_EXTRA_RELAYS = 20  # a zap request may list many relays; the first ones are enough
 URGENT, STATUS, BACKGROUND = 0, 1, 2  # lanes, first served first
+_LANES = (URGENT, STATUS, BACKGROUND)
 _LANE_OF_KIND = {
     33600: STATUS,  # machine status: what apps and the bench watch
     30315: BACKGROUND,  # NIP-38 status for people: the same news, after the 33600
@@ -161,7 +162,7 @@ class Outbox:
         self._in_flight: set[int] = set()
         # Rows to send, not yet handed to a send task, by lane (see the module docstring);
         # their ids in _queued, so that a row claimed again after its lease is not doubled.
-        self._lanes: tuple[deque[OutboxRow], ...] = (deque(), deque(), deque())
+        self._lanes: tuple[deque[OutboxRow], ...] = tuple(deque() for _ in _LANES)
         self._queued: set[int] = set()
         self._latest: dict[str, int] = {}  # replaceable address -> its newest row id
         self._busy: dict[str, int] = {}  # address -> the row of it in flight
@@ -336,7 +337,7 @@ class Outbox:
         """Take due rows from the table: retries, leftovers, rows from before a start, and
         rows the window had no room for when they were stored."""
         free = self._claim_room()
-        rows = await self._store.claim_due(self._clock(), free, self._lease_s)
+        rows = await self._store.claim_due(self._clock(), free, self._lease_s, _LANES)
         for row in rows:
             self._queue(row, row.lane)
         if len(rows) >= free:

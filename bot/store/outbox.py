@@ -82,9 +82,13 @@ _INSERT_TAIL = " ON CONFLICT(event_id) DO NOTHING RETURNING id, event_id"
 _COLUMNS = (
     "id, event_id, kind, address, event_json, relays, attempts, expires_at, state, created_at, lane"
 )
+# One lane at a time: with the lane fixed, the index outbox_due_by_lane hands the rows over
+# already in order. Ordering by lane across all lanes in one query made SQLite read the
+# (state, next_attempt_at) index and sort every due row at every claim, which in a reconnect
+# storm held the one database connection for most of the time.
 _SELECT_DUE = (
-    f"SELECT {_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"  # noqa: S608 -- constants
-    " ORDER BY lane, next_attempt_at, id LIMIT ?"
+    f"SELECT {_COLUMNS} FROM outbox WHERE state = 'pending' AND lane = ? AND next_attempt_at <= ?"  # noqa: S608 -- constants
+    " ORDER BY next_attempt_at, id LIMIT ?"
 )
 _SELECT_ONE = f"SELECT {_COLUMNS} FROM outbox WHERE id = ?"  # noqa: S608 -- constants
 
@@ -163,13 +167,19 @@ class OutboxStore:
                 )
         return [found[e.event_id] for e in events]
 
-    async def claim_due(self, now: float, limit: int, lease_s: float) -> list[OutboxRow]:
-        """Pending rows due by ``now``, lowest lane first, then oldest; their next attempt
-        moves ``lease_s`` on."""
+    async def claim_due(
+        self, now: float, limit: int, lease_s: float, lanes: Sequence[int]
+    ) -> list[OutboxRow]:
+        """Pending rows due by ``now``, lane by lane in the order of ``lanes``, oldest first
+        within a lane; their next attempt moves ``lease_s`` on."""
         if limit <= 0:
             return []
         async with self._db.transaction() as tx:
-            rows = await tx.fetchall(_SELECT_DUE, (now, limit))
+            rows: list[Row] = []
+            for lane in lanes:
+                if len(rows) >= limit:
+                    break
+                rows += await tx.fetchall(_SELECT_DUE, (lane, now, limit - len(rows)))
             if rows:
                 marks = ",".join("?" * len(rows))
                 await tx.execute(
