@@ -82,18 +82,13 @@ def parse_outgoing(event_json: str, relays: Sequence[str]) -> tuple[Any, NewOutb
     if not event.verify():
         raise NostrError("refusing to publish an event with a bad id or signature")
     tags = [t.to_vec() for t in event.tags()]
-    kind = event.kind().as_u16()
-    pubkey = event.author().to_hex()
-    expiration = next((t[1] for t in tags if len(t) >= 2 and t[0] == "expiration"), None)
-    row = NewOutboxEvent(
-        event_id=event.id().to_hex(),
-        kind=kind,
-        pubkey=pubkey,
-        event_json=event_json,
+    row = _row_of(
+        event.id().to_hex(),
+        event_json,
+        event.kind().as_u16(),
+        event.author().to_hex(),
+        tags,
         relays=_clean_relays(relays),
-        address=address_of(kind, pubkey, tags),
-        expires_at=float(expiration) if expiration and expiration.isdigit() else None,
-        lane=_LANE_OF_KIND.get(kind, URGENT),
     )
     return event, row
 
@@ -102,13 +97,26 @@ def own_event(
     event_id: str, event_json: str, kind: int, pubkey: str, tags: Sequence[Sequence[str]]
 ) -> NewOutboxEvent:
     """The outbox row of an event we signed ourselves, described from what we signed."""
+    return _row_of(event_id, event_json, kind, pubkey, tags, relays=())
+
+
+def _row_of(
+    event_id: str,
+    event_json: str,
+    kind: int,
+    pubkey: str,
+    tags: Sequence[Sequence[str]],
+    *,
+    relays: tuple[str, ...],
+) -> NewOutboxEvent:
+    """The outbox row of a signed event: its address, NIP-40 expiry and lane."""
     expiration = next((t[1] for t in tags if len(t) >= 2 and t[0] == "expiration"), None)
     return NewOutboxEvent(
         event_id=event_id,
         kind=kind,
         pubkey=pubkey,
         event_json=event_json,
-        relays=(),
+        relays=relays,
         address=address_of(kind, pubkey, tags),
         expires_at=float(expiration) if expiration and expiration.isdigit() else None,
         lane=_LANE_OF_KIND.get(kind, URGENT),
