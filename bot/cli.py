@@ -175,10 +175,11 @@ def _dispatch(args: argparse.Namespace) -> int:  # noqa: PLR0911 -- one return p
 
 
 def _run(config: Config) -> int:
-    from bot.app import serve
+    from bot.app import serve, tune_collector
     from bot.startup import describe, leaves, preflight
 
     preflight(config)  # StartupError: one line, exit 1
+    tune_collector()
     try:
         asyncio.run(serve(config))
     except (Exception, BaseExceptionGroup) as exc:  # the CLI's last word on a failed run

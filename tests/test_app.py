@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import run_services
+from bot.app import YOUNG_COLLECTION_EVERY, run_services
 from bot.store import Database
 from tests.helpers import scaled, write_config
 
@@ -117,3 +118,35 @@ def test_no_part_is_attached_after_it_is_built() -> None:
     root = Path(__file__).resolve().parents[1] / "bot"
     attached = [p.name for p in root.rglob("*.py") if "def attach(" in p.read_text()]
     assert attached == []
+
+
+_COLLECTOR_PROBE = """
+import gc, json, weakref
+from bot.app import tune_collector
+before = gc.get_threshold()
+kept = [{"n": n} for n in range(1000)]
+tune_collector()
+class Node: pass
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after start-up: only the collector frees it
+gone = weakref.ref(a)
+del a, b
+gc.collect()
+print(json.dumps({"before": before, "after": gc.get_threshold(),
+                  "frozen": gc.get_freeze_count(), "cycle_freed": gone() is None}))
+"""
+
+
+def test_the_run_process_collects_young_objects_less_often_and_freezes_its_start_up() -> None:
+    # In a child process: freezing the test runner's own heap would keep its garbage.
+    out = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=scaled(60),
+    )
+    seen = json.loads(out.stdout)
+    assert seen["after"] == [YOUNG_COLLECTION_EVERY, *seen["before"][1:]]
+    assert seen["frozen"] >= 1000  # the start-up objects are out of every later collection
+    assert seen["cycle_freed"]  # what is made later is still collected
