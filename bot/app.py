@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # nearly every young collection, so they were promoted, and each time a quarter of the heap
 # had been promoted a full collection walked all of it: 10.9 of a storm's 31.5 CPU-seconds
 # went to the collector (measured at 10,000 chargers; 2.9 of 16.4 when looking every 10,000
-# allocations, 1.4 of 15.1 and no full collection every 50,000). Most of those objects are
+# allocations, 2.0 of 20.0 and no full collection every 50,000). Most of those objects are
 # gone before the collector looks; reference counting frees all that is not in a cycle
 # at once, so only cyclic garbage waits longer (at most this many young objects).
 YOUNG_COLLECTION_EVERY = 50_000
